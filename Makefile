@@ -1,0 +1,34 @@
+# brixcheck developer targets. `make help` lists them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup demo test lint bench-engine clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
+
+demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
+	$(BIN)/brixcheck engine demo
+
+test: $(STAMP)  ## run the self-tests and ruff
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff only
+	$(BIN)/ruff check .
+
+bench-engine: $(STAMP)  ## measure the emulator's streamed tokens/s and emit-time error on one core
+	$(BIN)/python benchmarks/engine_throughput.py
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

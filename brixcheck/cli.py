@@ -1,0 +1,53 @@
+"""The `brixcheck` command: parse, call a library function, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from brixcheck.errors import BrixcheckError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brixcheck", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    engine = commands.add_parser("engine", help="the vLLM-compatible engine emulator")
+    engine_cmds = engine.add_subparsers(dest="engine_command", required=True)
+    run = engine_cmds.add_parser(
+        "run", help="serve one engine; every further argument is a vLLM server flag",
+        description="Example: brixcheck engine run --model m --port 8000 "
+                    "--gpu-memory-utilization 0.7 --emu-profile rtx4060-8gb",
+    )
+    run.add_argument("--log", help="write the engine log to this file instead of stderr")
+    run.add_argument("vllm_args", nargs=argparse.REMAINDER, help="vLLM server arguments")
+    host = engine_cmds.add_parser("host", help="serve many engines behind a control API")
+    host.add_argument("--control", default="127.0.0.1:7070", help="control API host:port")
+    host.add_argument("--spec", help='JSON {"name": {"args": [...], "host": ..., "log": ...}}')
+    engine_cmds.add_parser("demo", help="two engines on loopback, one streamed request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    ns = _parser().parse_args(argv)
+    try:
+        if ns.command == "engine":
+            from brixcheck.engine.cli import main_engine
+
+            return main_engine(ns.engine_command, getattr(ns, "vllm_args", []),
+                               getattr(ns, "log", None), getattr(ns, "control", ""),
+                               getattr(ns, "spec", None))
+    except BrixcheckError as exc:
+        if ns.debug:
+            raise
+        print(f"brixcheck: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

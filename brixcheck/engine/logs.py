@@ -1,0 +1,46 @@
+"""Engine log lines in vLLM's format, one log per emulated engine.
+
+vLLM prints `LEVEL MM-DD HH:MM:SS [file.py:line] message`; users grep for these lines (for example
+"Engine core initialization failed"), and `kubectl logs` on the twin shows them, so the emulator
+writes the same shape to the engine's own file or stream.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+
+class EngineLog:
+    """Append-only, line-buffered log of one engine."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._stream: TextIO = path.open("a", buffering=1) if path else sys.stderr
+
+    def info(self, where: str, message: str) -> None:
+        """Write an INFO line; `where` is the vLLM source location shown in brackets."""
+        self._line("INFO", where, message)
+
+    def warning(self, where: str, message: str) -> None:
+        """Write a WARNING line."""
+        self._line("WARNING", where, message)
+
+    def error(self, where: str, message: str) -> None:
+        """Write an ERROR line."""
+        self._line("ERROR", where, message)
+
+    def raw(self, text: str) -> None:
+        """Write text as it is (uvicorn's own lines, tracebacks)."""
+        self._stream.write(text if text.endswith("\n") else text + "\n")
+
+    def close(self) -> None:
+        """Close the file, if the log has one."""
+        if self.path is not None:
+            self._stream.close()
+
+    def _line(self, level: str, where: str, message: str) -> None:
+        stamp = time.strftime("%m-%d %H:%M:%S")
+        self._stream.write(f"{level} {stamp} [{where}] {message}\n")
