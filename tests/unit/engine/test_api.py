@@ -22,7 +22,8 @@ def test_parse_rejects_invalid_json_with_400():
 def test_parse_rejects_chat_without_messages():
     error = _error("chat", json.dumps({"model": "m"}).encode())
     assert error.status == 400
-    assert "'messages'" in error.message and "Field required" in error.message
+    assert "'messages'" in error.message
+    assert "Field required" in error.message
 
 
 def test_parse_rejects_non_boolean_stream():
@@ -53,14 +54,16 @@ def test_parse_prefers_max_completion_tokens_for_chat():
             "stream_options": {"include_usage": True, "continuous_usage_stats": True}}
     request = parse_generation("chat", json.dumps(body).encode())
     assert request.max_tokens == 3
-    assert request.include_usage and request.continuous_usage
+    assert request.include_usage
+    assert request.continuous_usage
 
 
 def test_check_context_reports_overflow_with_vllm_wording():
     with pytest.raises(ApiError) as info:
         check_context(max_model_len=100, input_len=60, max_tokens=50)
-    assert info.value.message.startswith("'max_tokens' or 'max_completion_tokens' is too large: 50.")
-    assert "(50 > 100 - 60)" in info.value.message
+    message = info.value.message
+    assert message.startswith("'max_tokens' or 'max_completion_tokens' is too large: 50.")
+    assert "(50 > 100 - 60)" in message
 
 
 def test_check_context_defaults_max_tokens_to_the_remaining_context():

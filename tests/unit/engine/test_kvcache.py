@@ -14,7 +14,8 @@ def test_block_hashes_chain_over_the_whole_prefix():
 def test_block_pool_evicts_least_recently_freed_first():
     pool = BlockPool(num_blocks=2, block_size=4)
     first, second = pool.allocate(1), pool.allocate(1)
-    assert first and second
+    assert first
+    assert second
     pool.register(first[0], 111)
     pool.register(second[0], 222)
     pool.release(first)
