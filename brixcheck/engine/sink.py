@@ -3,7 +3,7 @@
 Ground truth: when the request carries `x-brixcheck-ground-truth: 1`, the emulator reports its
 own timings for that request (CLOCK_MONOTONIC seconds, comparable with `time.monotonic()` in any
 process on the same machine): arrival, first scheduling, each token's intended emit time (the
-end of the step that produced it) and when it was actually written to the socket. A streamed
+end of the step that produced it) and when its write to the socket began. A streamed
 response carries them in an SSE comment after `data: [DONE]` (SSE parsers skip comments); a
 whole response carries them as a top-level `brixcheck_ground_truth` field.
 """
@@ -57,13 +57,13 @@ class ResponseSink:
     def token(self, piece: str) -> None:
         """Write the newest token of the sequence (and the ending, if it was the last)."""
         if self.req.stream:
+            if self.meta.ground_truth:
+                self._written_s.append(time.monotonic())  # stamped as the write starts
             self._stream_token(piece)
         else:
             self._pieces.append(piece)
             if self.seq.finished:
                 self._send_whole()
-        if self.meta.ground_truth and self.req.stream:
-            self._written_s.append(time.monotonic())
         if self.seq.finished:
             if self.req.stream:
                 self._end_stream()
