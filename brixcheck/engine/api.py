@@ -125,6 +125,8 @@ def parse_generation(kind: str, body: bytes) -> GenerationRequest:
     if max_tokens is not None and min_tokens > max_tokens:
         raise ApiError(400, "min_tokens must be less than or equal to "
                             f"max_tokens={max_tokens}, got {min_tokens}.")
+    if data.get("n", 1) not in (1, None):
+        raise ApiError(400, "The emulator serves n=1 only; send n separate requests instead.")
     model = data.get("model")
     if model is not None and not isinstance(model, str):
         raise _validation_error("string_type", "model", "Input should be a valid string", model)
