@@ -69,9 +69,7 @@ class EngineCore:
                 await asyncio.sleep(0.001)
                 continue
             end_s = start_s + plan.duration_s
-            delay = end_s - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await _sleep_until(end_s)
             await self._resume.wait()
             self._on_step(plan)
             for seq in self.scheduler.complete(plan, end_s):
@@ -88,3 +86,18 @@ class EngineCore:
         if previous_end_s is None:
             return earliest
         return max(previous_end_s, earliest)
+
+
+async def _sleep_until(target_s: float) -> None:
+    """Sleep until `target_s`; never wake early.
+
+    The event loop's timers have millisecond granularity and can fire up to a millisecond
+    early, so the last fraction is spent yielding to the loop (other connections keep being
+    served) until the clock reaches the target.
+    """
+    delay = target_s - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    while time.monotonic() < target_s:
+        await asyncio.sleep(0)
+
