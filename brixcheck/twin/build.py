@@ -26,6 +26,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -248,7 +249,7 @@ def peak_child_rss_mib() -> int:
 
 def run_go(args: list[str], cwd: Path, env: dict[str, str], label: str, log: Log) -> float:
     """Run a go command with inherited output, logging a heartbeat; return wall seconds."""
-    log(f"[twin] {label}: {' '.join(args)}")
+    log(f"[twin] {label}: {shlex.join(args)}")
     start = time.monotonic()
     proc = subprocess.Popen(args, cwd=cwd, env=env)
     try:
