@@ -21,6 +21,7 @@ Usage: ``python -m brixcheck.twin.build [--only kubernetes|kwok] [--force] [--ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -195,7 +196,8 @@ def find_go() -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise TwinBuildError(
-        "No Go toolchain found: install Go 1.26 or newer and put `go` on PATH (or set GO=/path/to/go)."
+        "No Go toolchain found: install Go 1.26 or newer and put `go` on PATH "
+        "(or set GO=/path/to/go)."
     )
 
 
@@ -232,13 +234,11 @@ def go_env(root: Path) -> dict[str, str]:
 
 
 def dir_mib(path: Path) -> int:
+    """Disk use of a directory tree in MiB (links not followed)."""
     total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
+    for file in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            total += file.lstat().st_size
     return total // (1 << 20)
 
 
