@@ -8,7 +8,7 @@ error is written - intended. Tokens/s counts tokens written inside the measureme
 a warm-up). The emulator's CPU time over the window is read from /proc to show it used one core.
 
 Goal (issue "Foundation"): >= 10,000 streamed tokens/s in total, emit error p99 <= 2 ms.
-Usage: python benchmarks/engine_throughput.py [--engines 2] [--streams 48] [--duration 20]
+Usage: python benchmarks/engine_throughput.py [--engines 4] [--streams 12] [--duration 20]
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", type=int, default=2)
-    parser.add_argument("--streams", type=int, default=48, help="concurrent streams per engine")
+    parser.add_argument("--engines", type=int, default=4)
+    parser.add_argument("--streams", type=int, default=12, help="concurrent streams per engine")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from brixcheck.engine.tokenizer import render_chat
@@ -173,6 +174,12 @@ def usage_json(prompt: int, completion: int, cached: int | None = None,
     return text + "}"
 
 
+@lru_cache(maxsize=4096)
+def _json_text(text: str) -> str:
+    """JSON string literal of a token's text; output pieces repeat, so cache them."""
+    return json.dumps(text)
+
+
 class ChunkWriter:
     """Byte templates for one streamed response (chat or completion)."""
 
@@ -193,10 +200,10 @@ class ChunkWriter:
         reason = "null" if finish_reason is None else f'"{finish_reason}"'
         stop = ',"stop_reason":null' if finish_reason is not None or self.kind != "chat" else ""
         if self.kind == "chat":
-            body = (f'{{"index":0,"delta":{{"content":{json.dumps(text)}}},"logprobs":null,'
+            body = (f'{{"index":0,"delta":{{"content":{_json_text(text)}}},"logprobs":null,'
                     f'"finish_reason":{reason}{stop},"token_ids":null}}]')
             return self._event(body, usage)
-        body = (f'{{"index":0,"text":{json.dumps(text)},"logprobs":null,"finish_reason":'
+        body = (f'{{"index":0,"text":{_json_text(text)},"logprobs":null,"finish_reason":'
                 f'{reason}{stop},"prompt_token_ids":null,"token_ids":null}}]')
         return self._event(body, usage if usage is not None else "null")
 

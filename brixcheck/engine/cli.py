@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -34,6 +35,7 @@ async def _run_one(argv: list[str], log_path: Path | None) -> int:
     except OSError as exc:
         raise BrixcheckError(f"cannot listen on {engine.address}: {exc.strerror}",
                              "stop what holds the port or pass another --port") from None
+    gc.freeze()  # start-up objects never die; keep them out of every later collection
     stop = _stop_event()
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([stopping, engine.exited], return_when=asyncio.FIRST_COMPLETED)
@@ -62,6 +64,7 @@ async def _host(control: str, spec: Path | None) -> int:
             log = Path(item["log"]) if item.get("log") else None
             await host.add(name, item["args"], item.get("host"), log)
     print(f"engine host control on http://{control}", flush=True)
+    gc.freeze()  # start-up objects never die; keep them out of every later collection
     await _stop_event().wait()
     await host.stop_all()
     return 0
@@ -81,8 +84,12 @@ async def _demo() -> int:
     common = ["--model", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "--served-model-name",
               "deepseek-r1-qwen-1b5", "--gpu-memory-utilization", "0.7", "--max-model-len",
               "4096", "--emu-load-time-factor", "0.01", "--enable-prompt-tokens-details"]
+    logs = Path("reports/demo")
+    logs.mkdir(parents=True, exist_ok=True)
     for index in (1, 2):
-        await host.add(f"pod-{index}", [*common, "--port", "18000"], f"127.0.1.{index}")
+        await host.add(f"pod-{index}", [*common, "--port", "18000"], f"127.0.1.{index}",
+                       logs / f"pod-{index}.log")
+    print(f"engine logs: {logs}/pod-1.log, {logs}/pod-2.log")
     async with httpx.AsyncClient(timeout=30) as client:
         await _wait_ready(client, ["127.0.1.1:18000", "127.0.1.2:18000"])
         body = {"model": "deepseek-r1-qwen-1b5", "max_tokens": 8, "stream": True,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from brixcheck.engine.scheduler import Scheduler, Sequence, StepPlan
 
 TokenCallback = Callable[[Sequence, float], None]
+TIMER_LEAD_S = 0.0005
 
 
 class EngineCore:
@@ -89,15 +90,14 @@ class EngineCore:
 
 
 async def _sleep_until(target_s: float) -> None:
-    """Sleep until `target_s`; never wake early.
+    """Sleep until `target_s`; never wake early, rarely late.
 
-    The event loop's timers have millisecond granularity and can fire up to a millisecond
-    early, so the last fraction is spent yielding to the loop (other connections keep being
-    served) until the clock reaches the target.
+    The event loop's timers have millisecond granularity: they fire up to a millisecond early
+    or late. So the timer is aimed half a millisecond short and the rest is spent yielding to
+    the loop (other connections keep being served) until the clock reaches the target.
     """
-    delay = target_s - time.monotonic()
+    delay = target_s - time.monotonic() - TIMER_LEAD_S
     if delay > 0:
         await asyncio.sleep(delay)
     while time.monotonic() < target_s:
         await asyncio.sleep(0)
-
