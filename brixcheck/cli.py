@@ -26,6 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--control", default="127.0.0.1:7070", help="control API host:port")
     host.add_argument("--spec", help='JSON {"name": {"args": [...], "host": ..., "log": ...}}')
     engine_cmds.add_parser("demo", help="two engines on loopback, one streamed request")
+    twin = commands.add_parser("twin", help="the hardware-free cluster twin")
+    twin_cmds = twin.add_subparsers(dest="twin_command", required=True)
+    twin_cmds.add_parser("build", help="build the upstream programs (cached by version)")
+    twin_up = twin_cmds.add_parser("up", help="start the twin (idempotent)")
+    twin_up.add_argument("--nodes", default="k3s-rtx4060",
+                         help="node profile in manifests/twin/nodes (k3s-rtx4060, three-gpu)")
+    twin_up.add_argument("--time-factor", type=float, default=0.1,
+                         help="scales model load times, probe periods and back-offs together")
+    twin_cmds.add_parser("down", help="stop the twin and remove its files")
+    twin_cmds.add_parser("status", help="show what runs")
+    backer = twin_cmds.add_parser("backer", help=argparse.SUPPRESS)
+    backer.add_argument("--time-factor", type=float, default=0.1)
     return parser
 
 
@@ -39,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return main_engine(ns.engine_command, getattr(ns, "vllm_args", []),
                                getattr(ns, "log", None), getattr(ns, "control", ""),
                                getattr(ns, "spec", None))
+        if ns.command == "twin":
+            from brixcheck.twin.cli import main_twin
+
+            return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
+                             getattr(ns, "time_factor", 0.1))
     except BrixcheckError as exc:
         if ns.debug:
             raise

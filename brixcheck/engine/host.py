@@ -43,7 +43,7 @@ class EngineHost:
         self._server: asyncio.Server | None = None
 
     async def add(self, name: str, argv: list[str], host: str | None = None,
-                  log_path: Path | None = None) -> Engine:
+                  log_path: Path | None = None, cri_log: bool = False) -> Engine:
         """Start an engine; a stopped or failed one of the same name is replaced."""
         old = self.engines.get(name)
         if old is not None and not old.exited.done():
@@ -52,7 +52,7 @@ class EngineHost:
             args = parse_engine_args(argv)
         except ArgsError as exc:
             raise HostError(400, str(exc)) from None
-        engine = Engine(args, host, EngineLog(log_path))
+        engine = Engine(args, host, EngineLog(log_path, cri=cri_log))
         try:
             await engine.start()
         except OSError as exc:

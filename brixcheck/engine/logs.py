@@ -14,10 +14,15 @@ from typing import TextIO
 
 
 class EngineLog:
-    """Append-only, line-buffered log of one engine."""
+    """Append-only, line-buffered log of one engine.
 
-    def __init__(self, path: Path | None = None) -> None:
+    With `cri=True` every line is written in the CRI log format containerd uses on a node
+    (`<RFC 3339 time> stdout F <line>`), which is what `kubectl logs` reads on the twin.
+    """
+
+    def __init__(self, path: Path | None = None, cri: bool = False) -> None:
         self.path = path
+        self.cri = cri
         self._stream: TextIO = path.open("a", buffering=1) if path else sys.stderr
 
     def info(self, where: str, message: str) -> None:
@@ -34,7 +39,8 @@ class EngineLog:
 
     def raw(self, text: str) -> None:
         """Write text as it is (uvicorn's own lines, tracebacks)."""
-        self._stream.write(text if text.endswith("\n") else text + "\n")
+        for line in text.rstrip("\n").split("\n"):
+            self._write(line)
 
     def close(self) -> None:
         """Close the file, if the log has one."""
@@ -43,4 +49,11 @@ class EngineLog:
 
     def _line(self, level: str, where: str, message: str) -> None:
         stamp = time.strftime("%m-%d %H:%M:%S")
-        self._stream.write(f"{level} {stamp} [{where}] {message}\n")
+        self._write(f"{level} {stamp} [{where}] {message}")
+
+    def _write(self, line: str) -> None:
+        if self.cri:
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            line = f"{stamp}.{int(now % 1 * 1e9):09d}Z stdout F {line}"
+        self._stream.write(line + "\n")

@@ -1,0 +1,189 @@
+"""The twin's control plane: kwokctl's binary runtime with locally built programs, on loopback.
+
+kwokctl writes the PKI and kubeconfig and runs etcd (Debian's), kube-apiserver,
+kube-controller-manager, kube-scheduler (built from k8s.io/kubernetes) and the kwok controller as
+local processes bound to 127.0.0.1. Nothing is downloaded at run time.
+
+kwok's stages decide pod status. The twin keeps kwok's stock stages, read from the kwok module it
+was built from, with one change: pods labelled `model.aibrix.ai/name` get an IP and a started,
+not-ready container from kwok, and from then on their status is owned by the pod backer
+(`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would.
+This module does not know about engines or AIBrix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from brixcheck.errors import BrixcheckError
+from brixcheck.twin.build import bin_dir, cache_root, kubernetes_component, kwok_component
+
+CLUSTER_NAME = "brixcheck"
+MODEL_LABEL = "model.aibrix.ai/name"
+STOCK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+ETCD_HINT = "install Debian's etcd-server (`make twin-deps`, or apt-get install -y etcd-server)"
+
+
+@dataclass(frozen=True)
+class TwinLayout:
+    """Where one twin keeps its files: all under the twin cache, nothing in the checkout."""
+
+    root: Path
+    name: str = CLUSTER_NAME
+
+    @classmethod
+    def default(cls) -> TwinLayout:
+        """The layout under $BRIXCHECK_TWIN_CACHE or ~/.cache/brixcheck/twin."""
+        return cls(cache_root())
+
+    @property
+    def run_dir(self) -> Path:
+        """Per-twin working directory."""
+        return self.root / "run" / self.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The kubeconfig users and the suite connect with."""
+        return self.run_dir / "kubeconfig"
+
+    @property
+    def kwok_workdir(self) -> Path:
+        """kwokctl's own work directory (PKI, component logs)."""
+        return self.run_dir / "kwok"
+
+    @property
+    def logs(self) -> Path:
+        """Container logs of model pods."""
+        return self.run_dir / "logs"
+
+    @property
+    def state_file(self) -> Path:
+        """What `twin up` started (PIDs, ports)."""
+        return self.run_dir / "state.json"
+
+
+def _binaries(layout: TwinLayout) -> dict[str, str]:
+    k8s = bin_dir(layout.root, kubernetes_component())
+    kwok = bin_dir(layout.root, kwok_component())
+    etcd = shutil.which("etcd") or "/usr/bin/etcd"
+    if not Path(etcd).exists():
+        raise BrixcheckError("etcd is not installed", ETCD_HINT)
+    return {
+        "kubeApiserverBinary": str(k8s / "kube-apiserver"),
+        "kubeControllerManagerBinary": str(k8s / "kube-controller-manager"),
+        "kubeSchedulerBinary": str(k8s / "kube-scheduler"),
+        "kwokControllerBinary": str(kwok / "kwok"),
+        "etcdBinary": etcd,
+    }
+
+
+def kwokctl_path(layout: TwinLayout) -> Path:
+    """The kwokctl binary the twin was built with."""
+    return bin_dir(layout.root, kwok_component()) / "kwokctl"
+
+
+def _stage_dir(layout: TwinLayout) -> Path:
+    kwok = kwok_component()
+    return layout.root / "gomod" / "sigs.k8s.io" / f"kwok@{kwok.version}" / "kustomize" / "stage"
+
+
+def model_pod_start_stage(pod_ready: dict) -> dict:
+    """kwok's pod-ready stage, changed to start model pods with their containers not ready."""
+    template = pod_ready["spec"]["next"]["statusTemplate"]
+    started = template
+    for condition in ("Ready", "ContainersReady"):
+        started = started.replace(f'status: "True"\n  type: {condition}\n',
+                                  f'status: "False"\n  type: {condition}\n')
+    started = started.replace("  ready: true\n  restartCount: 0\n  state:\n    running:",
+                              "  ready: false\n  started: false\n  restartCount: 0\n  state:\n"
+                              "    running:", 1)
+    if started.count('"False"') != 2 or "started: false" not in started:
+        raise BrixcheckError("kwok's pod-ready stage changed shape; the twin cannot derive its "
+                             "model-pod stage", "pin the kwok version in twin/kwok")
+    stage = yaml.safe_load(yaml.safe_dump(pod_ready))
+    stage["metadata"]["name"] = "brixcheck-model-pod-start"
+    stage["spec"]["selector"]["matchExpressions"].append(
+        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "Exists"})
+    stage["spec"]["next"]["statusTemplate"] = started
+    return stage
+
+
+def stages(layout: TwinLayout) -> list[dict]:
+    """kwok's stock stages plus the model-pod start stage; pod-ready skips model pods."""
+    base = _stage_dir(layout)
+    loaded = [yaml.safe_load((base / rel).read_text()) for rel in STOCK_STAGES]
+    pod_ready = next(s for s in loaded if s["metadata"]["name"] == "pod-ready")
+    model_stage = model_pod_start_stage(pod_ready)
+    pod_ready["spec"]["selector"]["matchExpressions"].append(
+        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"})
+    return [*loaded, model_stage]
+
+
+def kwokctl_config(layout: TwinLayout) -> str:
+    """The multi-document kwokctl configuration of the twin."""
+    kube_version = kubernetes_component().version
+    options = {"runtime": "binary", "kubeVersion": kube_version, "bindAddress": "127.0.0.1",
+               "enableCRDs": ["Logs"], **_binaries(layout)}
+    plugins = layout.kwok_workdir / "flex-volume-plugins"
+    config = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
+        "options": options,
+        # The controller manager would otherwise create a plugin dir under /usr/libexec.
+        "componentsPatches": [{"name": "kube-controller-manager", "extraArgs": [
+            {"key": "flex-volume-plugin-dir", "value": str(plugins)}]}],
+    }
+    return yaml.safe_dump_all([config, *stages(layout)], sort_keys=False)
+
+
+def _kwokctl(layout: TwinLayout, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KWOK_WORKDIR": str(layout.kwok_workdir)}
+    cmd = [str(kwokctl_path(layout)), *args]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise BrixcheckError(f"kwokctl {args[0]} {' '.join(args[1:3])} failed: "
+                             f"{' | '.join(tail)}", "see `brixcheck twin status` and retry "
+                             "`brixcheck twin down` then `brixcheck twin up`")
+    return result
+
+
+def cluster_exists(layout: TwinLayout) -> bool:
+    """True when kwokctl knows a cluster of this twin's name."""
+    if not kwokctl_path(layout).exists():
+        return False
+    listed = _kwokctl(layout, "get", "clusters", check=False).stdout.split()
+    return layout.name in listed
+
+
+def create_cluster(layout: TwinLayout) -> None:
+    """Create and start the control plane; writes the kubeconfig."""
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    (layout.kwok_workdir / "flex-volume-plugins").mkdir(parents=True, exist_ok=True)
+    config = layout.run_dir / "kwokctl.yaml"
+    config.write_text(kwokctl_config(layout))
+    _kwokctl(layout, "--config", str(config), "create", "cluster", "--name", layout.name,
+             "--kubeconfig", str(layout.kubeconfig), "--wait", "2m")
+
+
+def start_cluster(layout: TwinLayout) -> None:
+    """Start the processes of an existing, stopped cluster."""
+    _kwokctl(layout, "start", "cluster", "--name", layout.name, "--wait", "2m")
+
+
+def delete_cluster(layout: TwinLayout) -> None:
+    """Stop every control-plane process and remove the cluster's files."""
+    if cluster_exists(layout):
+        _kwokctl(layout, "delete", "cluster", "--name", layout.name,
+                 "--kubeconfig", str(layout.kubeconfig))

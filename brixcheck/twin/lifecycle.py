@@ -1,0 +1,190 @@
+"""`brixcheck twin up | down | status`: start, stop and describe the twin.
+
+`up` is idempotent: a running twin is left as it is (a dead pod backer is restarted), a
+half-started one is cleaned up first. `down` stops the pod backer (by the PID `up` recorded,
+after checking it is still ours) and the control plane, and removes the twin's run directory, so
+no process, port or file lock is left. Every step's time is printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from brixcheck.errors import BrixcheckError
+from brixcheck.twin.build import REPO_ROOT, TwinBuildError, build_all
+from brixcheck.twin.cluster import (
+    TwinLayout,
+    cluster_exists,
+    create_cluster,
+    delete_cluster,
+)
+
+NODE_PROFILES = REPO_ROOT / "manifests" / "twin" / "nodes"
+BACKER_READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Timings:
+    """Seconds per step, printed at the end of a command."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+
+    def run(self, name: str, step: Callable[[], object]) -> object:
+        """Run `step`, printing progress and recording its time."""
+        start = time.monotonic()
+        result = step()
+        self.steps[name] = time.monotonic() - start
+        return result
+
+    def lines(self) -> list[str]:
+        """One line per step, then the total."""
+        rows = [f"  {name:<28} {seconds:7.1f} s" for name, seconds in self.steps.items()]
+        return [*rows, f"  {'total':<28} {sum(self.steps.values()):7.1f} s"]
+
+
+def _read_state(layout: TwinLayout) -> dict[str, object]:
+    try:
+        return json.loads(layout.state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_our_backer(pid: int) -> bool:
+    """True when `pid` is alive and is a twin pod backer (PIDs get reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"backer" in cmdline and any(b"brixcheck" in part for part in cmdline)
+
+
+def _api(layout: TwinLayout) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(layout.kubeconfig)))
+
+
+def _api_healthy(layout: TwinLayout) -> bool:
+    if not layout.kubeconfig.exists():
+        return False
+    try:
+        _api(layout).list_namespace(limit=1, _request_timeout=3)
+    except (ApiException, OSError, Exception):  # noqa: BLE001 - any failure means "not up"
+        return False
+    return True
+
+
+def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
+    """Create the nodes of a profile in manifests/twin/nodes (kept if they exist)."""
+    path = NODE_PROFILES / f"{profile}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in NODE_PROFILES.glob("*.yaml")))
+        raise BrixcheckError(f"unknown node profile {profile!r}", f"choose one of: {known}")
+    api = _api(layout)
+    names = []
+    for node in yaml.safe_load_all(path.read_text()):
+        names.append(node["metadata"]["name"])
+        try:
+            api.create_node(node)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    return names
+
+
+def start_backer(layout: TwinLayout, time_factor: float) -> int:
+    """Start the pod backer in its own session; return its PID once it is watching."""
+    ready = layout.run_dir / "backer.ready"
+    ready.unlink(missing_ok=True)
+    out = (layout.run_dir / "backer.log").open("a")
+    cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
+           str(time_factor)]
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise BrixcheckError("the twin's pod backer did not start",
+                                 f"see {layout.run_dir / 'backer.log'}")
+        time.sleep(0.05)
+    return proc.pid
+
+
+def stop_pid(pid: int) -> None:
+    """SIGTERM our process, wait, SIGKILL if it does not stop."""
+    if not _is_our_backer(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _is_our_backer(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _is_our_backer(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1) -> TwinLayout:
+    """Build if needed, then start the twin (idempotent); return its layout."""
+    timings = Timings()
+    layout = TwinLayout.default()
+    try:
+        timings.run("build (cached by version)", build_all)
+    except TwinBuildError as exc:
+        raise BrixcheckError(str(exc), "then run `brixcheck twin up` again") from None
+    state = _read_state(layout)
+    if _api_healthy(layout) and state:
+        pid = int(state.get("backer_pid", 0))
+        if not _is_our_backer(pid):
+            state["backer_pid"] = timings.run("restart pod backer",
+                                              lambda: start_backer(layout, time_factor))
+            layout.state_file.write_text(json.dumps(state))
+        _print_up(layout, timings, "already up")
+        return layout
+    if cluster_exists(layout) or layout.run_dir.exists():
+        timings.run("clean half-started twin", lambda: down(quiet=True))
+    timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
+    timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
+    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor))
+    layout.state_file.write_text(json.dumps({"backer_pid": pid, "nodes": nodes,
+                                             "time_factor": time_factor,
+                                             "started": time.time()}))
+    _print_up(layout, timings, "up")
+    return layout
+
+
+def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
+    pass
+
+
+def down(quiet: bool = False) -> None:
+    """Stop everything `up` started and remove the twin's run directory."""
+    layout = TwinLayout.default()
+    state = _read_state(layout)
+    if state.get("backer_pid"):
+        stop_pid(int(state["backer_pid"]))
+    delete_cluster(layout)
+    shutil.rmtree(layout.run_dir, ignore_errors=True)
+    if not quiet:
+        pass
+
+
+def status() -> int:
+    """Print the twin's state; return 0 when it is up and healthy."""
+    layout = TwinLayout.default()
+    state = _read_state(layout)
+    healthy = _api_healthy(layout)
+    backer = bool(state) and _is_our_backer(int(state.get("backer_pid", 0)))
+    if healthy:
+        for node in _api(layout).list_node().items:
+            (node.status.allocatable or {}).get("nvidia.com/gpu", "0")
+    return 0 if healthy and backer else 1
