@@ -8,6 +8,7 @@ no process, port or file lock is left. Every step's time is printed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -166,13 +167,35 @@ def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
     pass
 
 
+def _component_pids(layout: TwinLayout) -> list[int]:
+    pid_dir = layout.kwok_workdir / "clusters" / layout.name / "pids"
+    pids = []
+    for path in pid_dir.glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(path.read_text()))
+    return pids
+
+
+def _wait_gone(pids: list[int]) -> None:
+    """kwokctl signals its processes and returns; wait until they have really exited."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        if time.monotonic() > deadline:
+            left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+            raise BrixcheckError(f"twin processes {left} did not exit",
+                                 "run `brixcheck twin down` again")
+        time.sleep(0.05)
+
+
 def down(quiet: bool = False) -> None:
     """Stop everything `up` started and remove the twin's run directory."""
     layout = TwinLayout.default()
     state = _read_state(layout)
     if state.get("backer_pid"):
         stop_pid(int(state["backer_pid"]))
+    components = _component_pids(layout)
     delete_cluster(layout)
+    _wait_gone(components)
     shutil.rmtree(layout.run_dir, ignore_errors=True)
     if not quiet:
         pass
