@@ -6,7 +6,6 @@ Named so that it runs after the pod tests: it takes the twin down and brings it 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from pathlib import Path
@@ -54,4 +53,4 @@ def test_down_leaves_nothing_and_up_comes_back(twin: TwinLayout):
     assert not twin.run_dir.exists()
     lifecycle.up()
     assert lifecycle.status() == 0
-    assert os.path.exists(twin.kubeconfig)
+    assert twin.kubeconfig.exists()
