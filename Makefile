@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup demo test lint bench-engine clean
+.PHONY: help setup twin-deps demo test test-fast lint bench-engine clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,12 +17,22 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
+twin-deps:  ## Debian packages the twin needs (etcd-server, redis-server); needs root
+	@if ! command -v etcd >/dev/null || ! command -v redis-server >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends etcd-server redis-server; fi
+
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo
 
-test: $(STAMP)  ## run the self-tests and ruff
+test: $(STAMP) twin-deps  ## ruff and every self-test, twin included (builds the twin on first use)
 	$(BIN)/ruff check .
+	$(BIN)/brixcheck twin build
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## ruff, unit and loopback integration tests only (no twin)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not twin"
 
 lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .

@@ -123,6 +123,9 @@ def model_pod_start_stage(pod_ready: dict) -> dict:
 def stages(layout: TwinLayout) -> list[dict]:
     """kwok's stock stages plus the model-pod start stage; pod-ready skips model pods."""
     base = _stage_dir(layout)
+    if not base.is_dir():
+        raise BrixcheckError(f"kwok's stage files are missing from the twin cache ({base})",
+                             "run `brixcheck twin build --force`")
     loaded = [yaml.safe_load((base / rel).read_text()) for rel in STOCK_STAGES]
     pod_ready = next(s for s in loaded if s["metadata"]["name"] == "pod-ready")
     model_stage = model_pod_start_stage(pod_ready)

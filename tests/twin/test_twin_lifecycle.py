@@ -17,7 +17,7 @@ import yaml
 from brixcheck.twin import lifecycle
 from brixcheck.twin.cluster import TwinLayout
 
-pytestmark = pytest.mark.twin
+pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]
 
 
 def _pids(layout: TwinLayout) -> list[int]:

@@ -13,7 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.twin.conftest import wait_until
 
-pytestmark = pytest.mark.twin
+pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_MANIFEST = REPO / "manifests" / "models" / "deepseek-r1-qwen-1b5.yaml"
