@@ -79,8 +79,15 @@ def test_corrected_seed_model_becomes_ready_and_serves(
         "max_tokens": 4})
     assert reply.status_code == 200
     assert reply.json()["usage"]["completion_tokens"] == 4
-    log = core.read_namespaced_pod_log(pod.metadata.name, namespace)
-    assert "Application startup complete." in log
+
+    def log() -> str:
+        # kwok learns of the pod's Logs object through a watch: eventually consistent.
+        try:
+            return core.read_namespaced_pod_log(pod.metadata.name, namespace)
+        except ApiException:
+            return ""
+
+    assert "Application startup complete." in wait_until(log, 10, "kubectl logs of the pod")
 
 
 def test_second_gpu_pod_stays_pending(core: client.CoreV1Api, namespace: str):
