@@ -21,7 +21,6 @@ def _parser() -> argparse.ArgumentParser:
                     "--gpu-memory-utilization 0.7 --emu-profile rtx4060-8gb",
     )
     run.add_argument("--log", help="write the engine log to this file instead of stderr")
-    run.add_argument("vllm_args", nargs=argparse.REMAINDER, help="vLLM server arguments")
     host = engine_cmds.add_parser("host", help="serve many engines behind a control API")
     host.add_argument("--control", default="127.0.0.1:7070", help="control API host:port")
     host.add_argument("--spec", help='JSON {"name": {"args": [...], "host": ..., "log": ...}}')
@@ -43,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    ns = _parser().parse_args(argv)
+    parser = _parser()
+    ns, extra = parser.parse_known_args(argv)
+    if extra and not (ns.command == "engine" and ns.engine_command == "run"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if ns.command == "engine":
             from brixcheck.engine.cli import main_engine
 
-            return main_engine(ns.engine_command, getattr(ns, "vllm_args", []),
+            return main_engine(ns.engine_command, extra,
                                getattr(ns, "log", None), getattr(ns, "control", ""),
                                getattr(ns, "spec", None))
         if ns.command == "twin":
