@@ -1,0 +1,1 @@
+"""Facts of each supported AIBrix version; one module per version."""
