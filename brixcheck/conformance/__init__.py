@@ -1,0 +1,1 @@
+"""Conformance cases: the case model, capabilities and the pytest outcome plugin."""

@@ -1,0 +1,60 @@
+"""Conformance cases as declared data: id, description, needs, what they check, the remedy.
+
+A case's metadata is a frozen value next to its test; only the assertion is code. The outcome
+set is closed: PASS, FAIL, SKIP, NOT-SUPPORTED. NOT-SUPPORTED is decided before the test runs,
+from the capabilities the target has; SKIP means a runtime precondition could not be established
+(the reason says which); a known upstream bug makes the case a strict expected failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """The closed set of case outcomes."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+    NOT_SUPPORTED = "NOT-SUPPORTED"
+
+
+class Capability(StrEnum):
+    """Observable behaviours a target may or may not offer."""
+
+    KUBERNETES_API = "KubernetesApi"
+    GPU_NODES = "GpuNodes"
+    NVML = "Nvml"
+    MODEL_PODS = "ModelPods"
+    AIBRIX_STACK = "AIBrixStack"
+    AIBRIX_GATEWAY = "AIBrixGateway"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One conformance case."""
+
+    id: str
+    description: str
+    checks: str
+    remedy: str
+    capabilities: frozenset[Capability] = field(default_factory=frozenset)
+    known_issue: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id[:1].isupper() or not self.id.isalnum():
+            raise ValueError(f"case id {self.id!r} must be PascalCase letters and digits")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What one case ended as, with the evidence."""
+
+    case: Case
+    outcome: Outcome
+    reason: str = ""
+    duration_s: float = 0.0
+    phase: str = "call"
+    details: dict[str, object] = field(default_factory=dict)
