@@ -1,0 +1,1 @@
+"""Facts about each supported AIBrix version: names, headers, routes and ports, as constants."""
