@@ -298,6 +298,17 @@ class EnvoyProcess:
             Seconds from spawning the process to LIVE.
         """
         self.write_config(endpoints)
+        return self.launch(timeout_s)
+
+    def launch(self, timeout_s: float = START_TIMEOUT_S) -> float:
+        """Start Envoy on the config already in the work directory; wait for LIVE.
+
+        Args:
+            timeout_s: bound on the wait for LIVE.
+
+        Returns:
+            Seconds from spawning the process to LIVE.
+        """
         process = ManagedProcess("envoy", self._argv(find_envoy()), self.work_dir / "envoy.log",
                                  self.work_dir, child_env({}))
         process.start()

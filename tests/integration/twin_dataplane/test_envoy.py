@@ -6,7 +6,9 @@ and streams back (the first token reaches the client before the engine wrote its
 engine's CLOCK_MONOTONIC ground truth); rewriting the endpoint files moves traffic to another
 engine with the same Envoy PID; with no ext_proc server, routes that enable ext_proc fail closed
 with 500 (``failure_mode_allow: false``), which the ext_proc counters confirm; an unknown path is
-404. The engine that served a request is identified by the emulator's ground truth, not by timing.
+404; with ext_proc made fail-open in a test-only copy of the bootstrap, ``original_route`` sends a
+request to whatever ``target-pod`` names (the ORIGINAL_DST path the plugin will drive).
+The engine that served a request is identified by the emulator's ground truth, not by timing.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from brixcheck.twin.envoy import (
     validate_config,
     write_model_endpoints,
 )
-from brixcheck.twin.envoy_xds import Endpoint
+from brixcheck.twin.envoy_xds import Endpoint, Ports
 from brixcheck.twin.proc import TwinProcessError
-from tests.integration.conftest import MODEL
+from tests.integration.conftest import MODEL, free_port
 from tests.integration.twin_dataplane.conftest import publish
 
 pytestmark = pytest.mark.integration
@@ -140,3 +142,24 @@ def test_envoy_route_prefix_matches_whole_path_segments(envoy: EnvoyProcess, eng
     response = httpx.post(f"{envoy.url}/v1/embeddingsx", json=_chat(),
                           headers={aibrix.HEADER_MODEL: MODEL}, trust_env=False)
     assert response.status_code == 404, "prefixes match whole path segments, as in EG"
+
+
+def test_envoy_original_dst_follows_target_pod_when_ext_proc_fails_open(tmp_path: Path, engines):
+    # Test-only change: failure_mode_allow true lets the request pass the absent plugin, so the
+    # ORIGINAL_DST plumbing that the plugin's target-pod header drives can be checked on its own.
+    ports = Ports(free_port(), free_port(), free_port(), free_port())
+    with EnvoyProcess(tmp_path, ports, concurrency=1) as envoy:
+        envoy.write_config()
+        document = json.loads(envoy.bootstrap.read_text())
+        hcm = document["static_resources"]["listeners"][0]["default_filter_chain"]["filters"][0]
+        hcm["typed_config"]["http_filters"][0]["typed_config"]["failure_mode_allow"] = True
+        envoy.bootstrap.write_text(json.dumps(document))
+        envoy.launch()
+        for engine in engines:
+            headers = {aibrix.HEADER_ROUTING_STRATEGY: "random",
+                       aibrix.HEADER_TARGET_POD: f"{engine[0]}:{engine[1]}", **GROUND_TRUTH}
+            response = httpx.post(f"{envoy.url}/v1/chat/completions", json=_chat(),
+                                  headers=headers, trust_env=False)
+            assert response.status_code == 200, response.text
+            assert response.json()["brixcheck_ground_truth"]["engine"] == _engine_name(engine)
+        assert sum(envoy.counters(r"ext_proc\.failure_mode_allowed$").values()) == len(engines)
