@@ -123,11 +123,13 @@ def test_envoy_model_without_ready_pods_gets_503(envoy: EnvoyProcess):
 ], ids=["routing-strategy", "routing-strategy-empty-any-path", "reserved-route"])
 def test_envoy_fails_closed_without_ext_proc(envoy: EnvoyProcess, path: str,
                                              headers: dict[str, str],
-                                             record_property: pytest.RecordProperty):
+                                             record_testsuite_property,
+                                             request: pytest.FixtureRequest):
     before = envoy.counters(r"ext_proc\.streams_failed$")
     response = httpx.post(f"{envoy.url}{path}", json=_chat(), headers=headers, trust_env=False)
     after = envoy.counters(r"ext_proc\.streams_failed$")
-    record_property("envoy_status_without_ext_proc", response.status_code)
+    record_testsuite_property(f"envoy_status_without_ext_proc[{request.node.callspec.id}]",
+                              response.status_code)
     assert response.status_code == 500
     assert sum(after.values()) == sum(before.values()) + 1
 
