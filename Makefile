@@ -42,3 +42,17 @@ bench-engine: $(STAMP)  ## measure the emulator's streamed tokens/s and emit-tim
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Twin prerequisites. Debian packages cannot come from pyproject; these targets need root for apt.
+TWIN_DEBS := redis-server etcd-server
+.PHONY: twin-deps twin-metadata
+
+twin-deps:  ## install the twin's Debian packages (redis-server, etcd-server); apt-get update only if needed
+	@missing=$$(for p in $(TWIN_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "twin-deps: $(TWIN_DEBS) already installed"; exit 0; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y $$missing || { apt-get update && apt-get install -y $$missing; }
+
+twin-metadata: $(STAMP)  ## create the aibrix==0.5.0 venv the twin's metadata service runs from
+	$(BIN)/python -m brixcheck.twin.services install-metadata

@@ -1,1 +1,1 @@
-"""Facts of each supported AIBrix version; one module per version."""
+"""Facts about each supported AIBrix version: names, headers, routes and ports, as constants."""
