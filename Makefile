@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup twin-deps demo test test-fast lint bench-engine clean
+.PHONY: help setup conformance demo test test-fast lint bench-engine clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,15 +17,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
-twin-deps:  ## Debian packages the twin needs (etcd-server, redis-server); needs root
-	@if ! command -v etcd >/dev/null || ! command -v redis-server >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends etcd-server redis-server; fi
+conformance: $(STAMP) twin-deps  ## the main job: pytest suites/conformance (twin unless KUBECONFIG)
+	$(BIN)/pytest suites/conformance -p no:cacheprovider
 
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo
 
-test: $(STAMP) twin-deps  ## ruff and every self-test, twin included (builds the twin on first use)
+test: $(STAMP) twin-deps twin-metadata  ## ruff and every self-test, twin included (builds the twin on first use)
 	$(BIN)/ruff check .
 	$(BIN)/brixcheck twin build
 	$(BIN)/pytest

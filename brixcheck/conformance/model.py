@@ -27,6 +27,7 @@ class Capability(StrEnum):
     KUBERNETES_API = "KubernetesApi"
     GPU_NODES = "GpuNodes"
     NVML = "Nvml"
+    REAL_KUBELET = "RealKubelet"
     MODEL_PODS = "ModelPods"
     AIBRIX_STACK = "AIBrixStack"
     AIBRIX_GATEWAY = "AIBrixGateway"

@@ -72,7 +72,7 @@ def _outcome(report: pytest.TestReport) -> tuple[Outcome, str]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(item: pytest.Item):
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     case = case_of(item)

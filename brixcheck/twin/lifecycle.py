@@ -201,6 +201,11 @@ def down(quiet: bool = False) -> None:
         pass
 
 
+def time_factor() -> float:
+    """The time factor the running twin was started with (1.0 when unknown)."""
+    return float(_read_state(TwinLayout.default()).get("time_factor", 1.0))
+
+
 def status() -> int:
     """Print the twin's state; return 0 when it is up and healthy."""
     layout = TwinLayout.default()

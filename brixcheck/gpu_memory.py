@@ -1,0 +1,81 @@
+"""Free and total VRAM of the target's GPUs: NVML on a real GPU, the virtual GPU on the twin.
+
+On the twin each GPU node names its emulator profile and the VRAM other processes hold
+(`brixcheck.io/gpu-profile`, `brixcheck.io/gpu-used-gib`), which is exactly what the emulated
+vLLM checks at start-up. On a real cluster the figures come from NVML on this machine, so the
+suite must run on the GPU node; elsewhere the case is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from brixcheck import gpu
+from brixcheck.engine.profiles import GIB, get_profile
+from brixcheck.target import GPU_RESOURCE, Target
+
+DEFAULT_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """One GPU's memory as vLLM sees it at start-up."""
+
+    name: str
+    total_bytes: int
+    free_bytes: int
+    source: str
+
+    def fits(self, utilization: float) -> bool:
+        """vLLM's check: utilization x total <= free."""
+        return utilization * self.total_bytes <= self.free_bytes
+
+    def describe(self, utilization: float) -> str:
+        """One line with the figures compared."""
+        need = utilization * self.total_bytes / GIB
+        return (f"{self.name}: {utilization} x {self.total_bytes / GIB:.2f} GiB = {need:.2f} GiB "
+                f"{'<=' if self.fits(utilization) else '>'} {self.free_bytes / GIB:.2f} GiB "
+                f"free ({self.source})")
+
+
+def utilization_of(deployment: dict[str, Any]) -> float:
+    """--gpu-memory-utilization of the model container (vLLM's default when absent)."""
+    args = deployment["spec"]["template"]["spec"]["containers"][0].get("args") or []
+    for index, arg in enumerate(args):
+        if arg == "--gpu-memory-utilization" and index + 1 < len(args):
+            return float(args[index + 1])
+    return DEFAULT_UTILIZATION
+
+
+def _twin_gpus(target: Target) -> list[GpuMemory]:
+    found = []
+    for node in target.core.list_node().items:
+        if int((node.status.allocatable or {}).get(GPU_RESOURCE, "0")) < 1:
+            continue
+        notes = node.metadata.annotations or {}
+        profile = get_profile(notes.get("brixcheck.io/gpu-profile", "rtx4060-8gb"))
+        used = float(notes.get("brixcheck.io/gpu-used-gib",
+                               profile.gpu.desktop_used_bytes / GIB))
+        total = profile.gpu.vram_bytes
+        found.append(GpuMemory(f"{node.metadata.name} ({profile.gpu.name})", total,
+                               int(total - used * GIB), "twin virtual GPU"))
+    return found
+
+
+def gpu_memory(target: Target) -> list[GpuMemory]:
+    """The GPUs to check; skips the calling test when no figures can be had."""
+    if target.kind == "twin":
+        return _twin_gpus(target)
+    try:
+        report = gpu.probe()
+    except gpu.GpuUnavailableError as exc:
+        pytest.skip(f"{exc.reason}; run the suite on the GPU node to check VRAM")
+    checks = []
+    for device in report.devices:
+        fit = gpu.vram_fit(DEFAULT_UTILIZATION, device)
+        checks.append(GpuMemory(f"GPU {device.index} ({device.name})", fit.total_bytes,
+                                fit.free_bytes, fit.figure))
+    return checks

@@ -1,0 +1,83 @@
+"""Kubernetes helpers: ownership labels, apply, bounded waits. Knows nothing of AIBrix.
+
+Everything the suite creates carries `OWNER_LABELS` plus the run id, so cleanup removes exactly
+that and never touches what it did not create.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+OWNER_LABELS = {"app.kubernetes.io/managed-by": "brixcheck"}
+RUN_LABEL = "brixcheck.io/run-id"
+T = TypeVar("T")
+
+
+class WaitTimeoutError(AssertionError):
+    """A bounded wait ran out; the message says what was awaited and what was last seen."""
+
+
+def wait_for(check: Callable[[], T | None], timeout_s: float, what: str,
+             last_seen: Callable[[], str] = lambda: "", interval_s: float = 0.2) -> T:
+    """Poll `check` until it returns a truthy value; raise WaitTimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            seen = last_seen()
+            raise WaitTimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}"
+                              + (f"; last seen: {seen}" if seen else ""))
+        time.sleep(interval_s)
+
+
+def owned(obj: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """Add the ownership labels to a manifest (and to a Deployment's pod template)."""
+    labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+    labels.update({**OWNER_LABELS, RUN_LABEL: run_id})
+    template = obj.get("spec", {}).get("template")
+    if template is not None:
+        template.setdefault("metadata", {}).setdefault("labels", {}).update(
+            {**OWNER_LABELS, RUN_LABEL: run_id})
+    return obj
+
+
+def create_namespace(core: client.CoreV1Api, name: str, run_id: str) -> None:
+    """Create an owned namespace."""
+    body = owned({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, run_id)
+    core.create_namespace(body)
+
+
+def delete_namespace(core: client.CoreV1Api, name: str, run_id: str, timeout_s: float) -> None:
+    """Delete a namespace only if it carries this run's label; wait until it is gone."""
+    try:
+        namespace = core.read_namespace(name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return
+        raise
+    if (namespace.metadata.labels or {}).get(RUN_LABEL) != run_id:
+        return
+    core.delete_namespace(name)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, timeout_s, f"namespace {name} to be deleted")
+
+
+def pod_events(core: client.CoreV1Api, namespace: str, pod: str) -> list[str]:
+    """The pod's events, oldest first, as 'Reason: message'."""
+    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}")
+    ordered = sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or 0)
+    return [f"{e.reason}: {e.message}" for e in ordered]

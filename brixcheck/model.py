@@ -1,0 +1,92 @@
+"""Deploying the model under test from a manifest and waiting for it, timed.
+
+The manifest is the seed's model Deployment (corrected, manifests/models/) plus its Service.
+Time-to-Ready is measured from creation to the pod's Ready condition; when the pod does not
+become Ready, the error carries its last status and events, so the failing case can say why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from brixcheck.kube import WaitTimeoutError, owned, pod_events, wait_for
+from brixcheck.target import Target
+
+READY_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class ModelDeployment:
+    """A deployed model and what was measured while it came up."""
+
+    name: str
+    namespace: str
+    deployment: dict[str, Any]
+    pod: client.V1Pod
+    ready_s: float
+
+    @property
+    def container(self) -> dict[str, Any]:
+        """The serving container's spec (as in the manifest)."""
+        return self.deployment["spec"]["template"]["spec"]["containers"][0]
+
+    @property
+    def selector(self) -> str:
+        """Label selector of the model's pods."""
+        labels = self.deployment["spec"]["selector"]["matchLabels"]
+        return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def load_manifest(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Deployment of a model manifest and its other objects."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    deployments = [d for d in docs if d.get("kind") == "Deployment"]
+    if len(deployments) != 1:
+        raise ValueError(f"{path} must hold exactly one Deployment, found {len(deployments)}")
+    return deployments[0], [d for d in docs if d.get("kind") != "Deployment"]
+
+
+def _ready_pod(target: Target, namespace: str, selector: str) -> client.V1Pod | None:
+    for pod in target.core.list_namespaced_pod(namespace, label_selector=selector).items:
+        conditions = {c.type: c.status for c in pod.status.conditions or []}
+        if conditions.get("Ready") == "True":
+            return pod
+    return None
+
+
+def _last_seen(target: Target, namespace: str, selector: str) -> str:
+    pods = target.core.list_namespaced_pod(namespace, label_selector=selector).items
+    if not pods:
+        return "no pod exists"
+    pod = pods[0]
+    statuses = pod.status.container_statuses or []
+    state = statuses[0].state.to_dict() if statuses else {}
+    events = pod_events(target.core, namespace, pod.metadata.name)[-3:]
+    return f"pod {pod.metadata.name} phase {pod.status.phase}, state {state}, events {events}"
+
+
+def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str) -> ModelDeployment:
+    """Create the manifest's objects in `namespace` and wait until a pod is Ready."""
+    deployment, others = load_manifest(manifest)
+    owned(deployment, run_id)
+    start = time.monotonic()
+    target.apps.create_namespaced_deployment(namespace, deployment)
+    for obj in others:
+        if obj["kind"] == "Service":
+            target.core.create_namespaced_service(namespace, owned(obj, run_id))
+    selector = ",".join(f"{k}={v}" for k, v in
+                        deployment["spec"]["selector"]["matchLabels"].items())
+    try:
+        pod = wait_for(lambda: _ready_pod(target, namespace, selector),
+                       READY_TIMEOUT_S * target.time_scale + 60, "the model pod to be Ready",
+                       lambda: _last_seen(target, namespace, selector), interval_s=0.5)
+    except WaitTimeoutError as exc:
+        raise AssertionError(str(exc)) from None
+    return ModelDeployment(deployment["metadata"]["name"], namespace, deployment, pod,
+                           time.monotonic() - start)

@@ -1,0 +1,20 @@
+"""Command-line options of the suites and the fixture plugins; nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["brixcheck.conformance.plugin", "fixtures.target", "fixtures.workloads"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("brixcheck")
+    group.addoption("--kubeconfig", default=None,
+                    help="kubeconfig of the cluster to check (default: $KUBECONFIG, else the "
+                         "twin, started if needed)")
+    group.addoption("--twin-nodes", default="k3s-rtx4060",
+                    help="twin node profile when no kubeconfig is given (manifests/twin/nodes)")
+    group.addoption("--keep", action="store_true",
+                    help="keep what the suite created in the cluster (for debugging)")
+    group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
+                    help="model Deployment (+ Service) the suite deploys and checks")

@@ -1,0 +1,32 @@
+"""GPU memory: the requested share of VRAM fits what is free before vLLM starts (seed §4B)."""
+
+from __future__ import annotations
+
+import pytest
+
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.gpu_memory import GpuMemory, gpu_memory, utilization_of
+from brixcheck.model import load_manifest
+from brixcheck.target import Target
+
+FITS = Case(
+    id="GpuMemoryFitsUtilization",
+    description="--gpu-memory-utilization x total VRAM fits the free VRAM of every GPU node "
+                "(vLLM refuses to start otherwise).",
+    checks="seed §4B (Engine core initialization failed / CUDA OOM)",
+    remedy="lower --gpu-memory-utilization (0.7 on an 8 GB desktop card) or stop what holds "
+           "VRAM (`nvidia-smi`, kill dead VLLM::EngineCore processes)",
+    capabilities=frozenset({Capability.GPU_NODES}),
+)
+
+
+@pytest.mark.case(FITS)
+def test_gpu_memory_fits_utilization(target: Target, request: pytest.FixtureRequest):
+    deployment, _ = load_manifest(request.config.rootpath /
+                                  request.config.getoption("--model-manifest"))
+    utilization = utilization_of(deployment)
+    gpus: list[GpuMemory] = gpu_memory(target)
+    request.node.case_details = {"utilization": utilization,
+                                 "gpus": [g.describe(utilization) for g in gpus]}
+    too_small = [g.describe(utilization) for g in gpus if not g.fits(utilization)]
+    assert not too_small, "; ".join(too_small)

@@ -1,0 +1,76 @@
+"""AIBrix stack: the v0.5.0 deployments, CRDs and the Envoy data plane exist and are healthy."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.target import Target
+
+INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
+           "aibrix-dependency-v0.5.0.yaml (server-side) and aibrix-core-v0.5.0.yaml")
+DEPLOYMENTS = Case(
+    id="AIBrixDeploymentsAvailable",
+    description="Every AIBrix v0.5.0 deployment in aibrix-system is Available.",
+    checks="aibrix-v0.5.0 §2.1, §2.5; seed §3 phase 2",
+    remedy=f"install AIBrix: {INSTALL}; on a small node apply the K3s-small overrides "
+           "(gateway and Envoy request 2 CPU / 8 GiB each)",
+    capabilities=frozenset({Capability.AIBRIX_STACK}),
+)
+CRDS = Case(
+    id="AIBrixCrdsEstablished",
+    description="Every AIBrix v0.5.0 CRD is Established.",
+    checks="aibrix-v0.5.0 §2.2",
+    remedy=f"apply the AIBrix manifests server-side: {INSTALL}",
+    capabilities=frozenset({Capability.AIBRIX_STACK}),
+)
+GATEWAY_SERVICE = Case(
+    id="GatewayServiceFound",
+    description="The Envoy data-plane Service of Gateway aibrix-eg is found by Envoy Gateway's "
+                "owner labels.",
+    checks="aibrix-v0.5.0 §2.4; seed §5",
+    remedy="check `kubectl -n envoy-gateway-system get svc,deploy` and that the Gateway "
+           "aibrix-eg is Programmed",
+    capabilities=frozenset({Capability.AIBRIX_GATEWAY}),
+)
+
+
+@pytest.mark.case(DEPLOYMENTS)
+def test_aibrix_deployments_available(target: Target):
+    problems = []
+    for name in aibrix.DEPLOYMENTS:
+        try:
+            deployment = target.apps.read_namespaced_deployment(name, aibrix.SYSTEM_NAMESPACE)
+        except ApiException as exc:
+            problems.append(f"{name}: {exc.reason}")
+            continue
+        conditions = {c.type: c.status for c in deployment.status.conditions or []}
+        if conditions.get("Available") != "True":
+            problems.append(f"{name}: not Available")
+    assert not problems, "; ".join(problems)
+
+
+@pytest.mark.case(CRDS)
+def test_aibrix_crds_established(target: Target):
+    api = client.ApiextensionsV1Api(target.api_client)
+    missing = []
+    for name in aibrix.CRDS:
+        try:
+            crd = api.read_custom_resource_definition(name)
+        except ApiException:
+            missing.append(name)
+            continue
+        if {c.type: c.status for c in crd.status.conditions or []}.get("Established") != "True":
+            missing.append(f"{name} (not Established)")
+    assert not missing, f"CRDs missing: {', '.join(missing)}"
+
+
+@pytest.mark.case(GATEWAY_SERVICE)
+def test_gateway_service_found(target: Target):
+    selector = ",".join(f"{k}={v}" for k, v in aibrix.ENVOY_SERVICE_LABELS.items())
+    services = target.core.list_namespaced_service(aibrix.ENVOY_GATEWAY_NAMESPACE,
+                                                   label_selector=selector).items
+    assert len(services) == 1, f"found {len(services)} Services with labels {selector}"

@@ -1,0 +1,61 @@
+"""Start-up: the model pod becomes Ready without restarts, within its probe budget (seed §4C)."""
+
+from __future__ import annotations
+
+import pytest
+
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.model import ModelDeployment
+from brixcheck.target import Target
+
+MARGIN = 1.5
+READY = Case(
+    id="ModelPodReady",
+    description="The model pod becomes Ready with restartCount 0; time-to-Ready is reported.",
+    checks="seed §3 phase 3 and §4C (pod restarts while logs look fine)",
+    remedy="`kubectl describe pod` and `kubectl logs --previous`: raise the startupProbe "
+           "failureThreshold (60 x periodSeconds 5 covers ~3 min), lower "
+           "--gpu-memory-utilization if vLLM runs out of memory, set --max-model-len",
+    capabilities=frozenset({Capability.MODEL_PODS}),
+)
+BUDGET = Case(
+    id="StartupBudgetCoversLoadTime",
+    description=f"No probe can kill the container before the model has loaded: the startup "
+                f"budget (failureThreshold x periodSeconds) is at least {MARGIN}x the "
+                "measured time-to-Ready.",
+    checks="seed §4C (startupProbe failureThreshold 60, periodSeconds 5)",
+    remedy="raise startupProbe.failureThreshold so that failureThreshold x periodSeconds is "
+           f"at least {MARGIN}x the measured time-to-Ready",
+    capabilities=frozenset({Capability.MODEL_PODS}),
+)
+
+
+def _budget_s(probe: dict | None) -> float | None:
+    if not probe:
+        return None
+    return (probe.get("initialDelaySeconds", 0)
+            + probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10))
+
+
+@pytest.mark.case(READY)
+def test_model_pod_ready(model: ModelDeployment, request: pytest.FixtureRequest):
+    request.node.case_details = {"timeToReadySeconds": round(model.ready_s, 2),
+                                 "pod": model.pod.metadata.name}
+    restarts = model.pod.status.container_statuses[0].restart_count
+    assert restarts == 0, f"the model container restarted {restarts} time(s) before Ready"
+
+
+@pytest.mark.case(BUDGET)
+def test_startup_budget_covers_load_time(model: ModelDeployment, target: Target,
+                                         request: pytest.FixtureRequest):
+    container = model.container
+    guard = container.get("startupProbe") or container.get("livenessProbe")
+    budget = _budget_s(guard)
+    request.node.case_details = {"budgetSeconds": budget, "timeScale": target.time_scale,
+                                 "timeToReadySeconds": round(model.ready_s, 2)}
+    if budget is None:
+        return  # no startup or liveness probe: nothing can kill a slow load
+    scaled = budget * target.time_scale
+    assert scaled >= MARGIN * model.ready_s, (
+        f"probe budget {budget:.0f} s (x{target.time_scale} time scale = {scaled:.1f} s) is "
+        f"under {MARGIN} x time-to-Ready {model.ready_s:.1f} s")
