@@ -14,10 +14,14 @@ from brixcheck.twin.cluster import TwinLayout
 
 
 async def _backer(time_factor: float) -> int:
+    from brixcheck.twin.dataplane import DataPlane
     from brixcheck.twin.pods import PodBacker
 
     layout = TwinLayout.default()
-    backer = PodBacker(layout.kubeconfig, layout.logs, time_factor)
+    dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
+    await asyncio.to_thread(dataplane.start)
+    dataplane.write_addresses(layout.run_dir / "dataplane.json")
+    backer = PodBacker(layout.kubeconfig, layout.logs, time_factor, dataplane.update)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -27,6 +31,7 @@ async def _backer(time_factor: float) -> int:
     await asyncio.wait([watching, stopping], return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
     await backer.host.stop_all()
+    await asyncio.to_thread(dataplane.stop)
     if watching.done() and not watching.cancelled() and watching.exception():
         raise BrixcheckError(f"pod backer failed: {watching.exception()}",
                              "see the backer log in the twin's run directory")

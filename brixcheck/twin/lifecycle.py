@@ -46,6 +46,7 @@ class Timings:
 
     def run(self, name: str, step: Callable[[], object]) -> object:
         """Run `step`, printing progress and recording its time."""
+        print(f"[twin] {name} ...", flush=True)
         start = time.monotonic()
         result = step()
         self.steps[name] = time.monotonic() - start
@@ -57,11 +58,15 @@ class Timings:
         return [*rows, f"  {'total':<28} {sum(self.steps.values()):7.1f} s"]
 
 
-def _read_state(layout: TwinLayout) -> dict[str, object]:
+def _read_json(path: Path) -> dict[str, object]:
     try:
-        return json.loads(layout.state_file.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _read_state(layout: TwinLayout) -> dict[str, object]:
+    return _read_json(layout.state_file)
 
 
 def _is_our_backer(pid: int) -> bool:
@@ -164,7 +169,14 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1) -> TwinLayout:
 
 
 def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
-    pass
+    print(f"[twin] {word}; timings:")
+    print("\n".join(timings.lines()))
+    print(f"export KUBECONFIG={layout.kubeconfig}")
+    addresses = _read_json(layout.run_dir / "dataplane.json")
+    print(f"gateway: {addresses.get('gateway', '?')} (Envoy: requests with a `model` header "
+          "reach that model's ready pods; the AIBrix gateway plugin cannot be built here, see "
+          "docs/twin.md)")
+    print(f"metadata service: {addresses.get('metadata', '?')}")
 
 
 def _component_pids(layout: TwinLayout) -> list[int]:
@@ -198,7 +210,7 @@ def down(quiet: bool = False) -> None:
     _wait_gone(components)
     shutil.rmtree(layout.run_dir, ignore_errors=True)
     if not quiet:
-        pass
+        print("[twin] down: no twin process, port or file is left")
 
 
 def time_factor() -> float:
@@ -212,7 +224,13 @@ def status() -> int:
     state = _read_state(layout)
     healthy = _api_healthy(layout)
     backer = bool(state) and _is_our_backer(int(state.get("backer_pid", 0)))
+    print(f"control plane: {'up' if healthy else 'down'}   pod backer: "
+          f"{'running' if backer else 'not running'}")
     if healthy:
+        print(f"kubeconfig: {layout.kubeconfig}")
         for node in _api(layout).list_node().items:
-            (node.status.allocatable or {}).get("nvidia.com/gpu", "0")
+            gpus = (node.status.allocatable or {}).get("nvidia.com/gpu", "0")
+            print(f"node {node.metadata.name}: nvidia.com/gpu={gpus}")
+        for what, where in _read_json(layout.run_dir / "dataplane.json").items():
+            print(f"{what}: {where}")
     return 0 if healthy and backer else 1

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import shlex
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.engine.host import EngineHost, HostError
 from brixcheck.twin.cluster import MODEL_LABEL
+from brixcheck.twin.dataplane import Endpoints
 from brixcheck.twin.kubelet import ContainerRunner, ContainerSpec, ContainerState, Probe, Running
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,11 @@ def container_status(name: str, image: str, state: ContainerState) -> dict[str, 
 class PodBacker:
     """Keeps one engine per model pod and reports like a kubelet."""
 
-    def __init__(self, kubeconfig: Path, logs: Path, time_factor: float) -> None:
+    def __init__(self, kubeconfig: Path, logs: Path, time_factor: float,
+                 on_endpoints: Callable[[Endpoints], None] = lambda _: None) -> None:
         api_client = config.new_client_from_config(str(kubeconfig))
+        self._on_endpoints = on_endpoints
+        self._endpoints: dict[str, dict[str, tuple[str, int]]] = {}
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.logs = logs
@@ -141,9 +146,30 @@ class PodBacker:
             liveness=Probe.from_spec("Liveness", container.get("livenessProbe"), port),
         )
         reporter = _StatusReporter(self.core, pod, container)
+        model = pod["metadata"]["labels"][MODEL_LABEL]
+        self._endpoints.setdefault(model, {})
+
+        def report(state: ContainerState) -> None:
+            reporter.report(state)
+            self._set_endpoint(model, pod["metadata"]["uid"], (spec.host, port), state.ready)
+
         runner = ContainerRunner(spec, lambda: self._start(pod, container, argv, runner),
-                                 reporter.report, reporter.event)
-        await runner.run()
+                                 report, reporter.event)
+        try:
+            await runner.run()
+        finally:
+            self._set_endpoint(model, pod["metadata"]["uid"], (spec.host, port), False)
+
+    def _set_endpoint(self, model: str, uid: str, address: tuple[str, int], ready: bool) -> None:
+        """Keep the ready endpoints per model; publish when they change."""
+        current = self._endpoints.setdefault(model, {})
+        if ready == (uid in current):
+            return
+        if ready:
+            current[uid] = address
+        else:
+            current.pop(uid, None)
+        self._on_endpoints({m: list(e.values()) for m, e in self._endpoints.items()})
 
     async def _emulator_args(self, pod: dict[str, Any]) -> list[str]:
         node = await self._node_annotations(pod["spec"].get("nodeName", ""))
