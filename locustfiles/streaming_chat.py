@@ -1,0 +1,136 @@
+"""Streaming chat load for brixcheck: open loop (precomputed arrivals) or closed loop (N users).
+
+Open loop: one scheduler user per process sends every request of its share of a seeded arrival
+schedule at its intended time, each in its own greenlet, and latency counts from the intended
+time, so a slow server is not flattered. Closed loop: each user sends the next request when its
+last one ended (intended = actual send time). Every request becomes a record on disk
+(brixcheck.load.records); Locust's own statistics are only a live view.
+
+Run: locust -f locustfiles/streaming_chat.py --headless -H http://127.0.0.1:8000 \
+        --bc-rate 50 --bc-duration 30 --run-time 40s OpenLoopUser
+"""
+
+# Locust first: importing it patches the process with gevent.
+from locust import User, constant, events, task
+from locust.env import Environment
+
+import os
+import time
+from pathlib import Path
+
+import gevent
+from gevent.pool import Pool
+from geventhttpclient import HTTPClient
+
+from brixcheck.load.records import RecordWriter, RequestRecord
+from brixcheck.load.schedule import Arrival, arrival_offsets, share
+from brixcheck.load.sse_client import GROUND_TRUTH_HEADER, stream_chat
+from brixcheck.load.workload import ChatWorkload
+
+LEAD_IN_S = 0.5
+# gevent's timers fire with millisecond granularity; the scheduler wakes this much early and
+# yields to other greenlets until the exact intended time.
+SPIN_S = 0.002
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    group = parser.add_argument_group("brixcheck")
+    group.add_argument("--bc-rate", type=float, default=10.0, help="open-loop requests/s")
+    group.add_argument("--bc-arrival", default="poisson", choices=[a.value for a in Arrival])
+    group.add_argument("--bc-duration", type=float, default=30.0, help="schedule length (s)")
+    group.add_argument("--bc-workers", type=int, default=1, help="processes sharing the schedule")
+    group.add_argument("--bc-model", default="deepseek-r1-qwen-1b5")
+    group.add_argument("--bc-prompt-words", type=int, default=100)
+    group.add_argument("--bc-output-tokens", type=int, default=64)
+    group.add_argument("--bc-strategy", default="", help="routing-strategy header value")
+    group.add_argument("--bc-path", default="/v1/chat/completions")
+    group.add_argument("--bc-records", default="reports/records", help="directory for JSONL")
+    group.add_argument("--bc-scenario", default="streaming-chat")
+    group.add_argument("--bc-ground-truth", action="store_true",
+                       help="ask the engine emulator for its own timings")
+    group.add_argument("--bc-seed", type=int, default=0)
+
+
+def _worker_index(environment: Environment) -> int:
+    return getattr(environment.runner, "worker_index", 0) or 0
+
+
+@events.test_start.add_listener
+def _open_records(environment: Environment, **_: object) -> None:
+    options = environment.parsed_options
+    name = f"{options.bc_scenario}-{options.bc_strategy or 'none'}-{_worker_index(environment)}"
+    environment.brixcheck_records = RecordWriter(
+        Path(options.bc_records) / f"{name}-{os.getpid()}.jsonl")
+
+
+@events.test_stop.add_listener
+def _close_records(environment: Environment, **_: object) -> None:
+    environment.brixcheck_records.close()
+
+
+class _StreamingUser(User):
+    abstract = True
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.workload = ChatWorkload(options.bc_model, options.bc_prompt_words,
+                                     options.bc_output_tokens, options.bc_seed)
+        self.headers = {"content-type": "application/json"}
+        if options.bc_strategy:
+            self.headers["routing-strategy"] = options.bc_strategy
+        if options.bc_ground_truth:
+            self.headers[GROUND_TRUTH_HEADER] = "1"
+        self.client = HTTPClient.from_url(self.host, concurrency=2000, network_timeout=300,
+                                          connection_timeout=10)
+
+    def send(self, index: int, intended_s: float) -> None:
+        options = self.environment.parsed_options
+        record = RequestRecord(request_id=f"{_worker_index(self.environment)}-{index}",
+                               scenario=options.bc_scenario, strategy=options.bc_strategy,
+                               intended_s=intended_s)
+        stream_chat(self.client, options.bc_path, self.workload.body(index), self.headers,
+                    record)
+        self.environment.brixcheck_records.write(record)
+        end = record.done_s or time.monotonic()
+        self.environment.events.request.fire(
+            request_type="SSE", name=options.bc_scenario,
+            response_time=(end - intended_s) * 1000, response_length=record.output_tokens or 0,
+            exception=record.error or None, context={})
+
+
+class OpenLoopUser(_StreamingUser):
+    """Sends a precomputed arrival schedule; latency counts from intended send times."""
+
+    fixed_count = 1
+    wait_time = constant(3600)
+
+    @task
+    def run_schedule(self) -> None:
+        options = self.environment.parsed_options
+        offsets = share(arrival_offsets(options.bc_rate, options.bc_duration,
+                                        Arrival(options.bc_arrival), options.bc_seed),
+                        _worker_index(self.environment), options.bc_workers)
+        pool = Pool()
+        start = time.monotonic() + LEAD_IN_S
+        for index, offset in enumerate(offsets):
+            intended = start + offset
+            delay = intended - time.monotonic() - SPIN_S
+            if delay > 0:
+                gevent.sleep(delay)
+            while time.monotonic() < intended:
+                gevent.sleep(0)
+            pool.spawn(self.send, index, intended)
+            gevent.sleep(0)  # let the new request go out now, not after the next wait
+        pool.join()
+
+
+class ClosedLoopUser(_StreamingUser):
+    """Each user sends its next request when the last one ended."""
+
+    wait_time = constant(0)
+
+    @task
+    def loop(self) -> None:
+        index = id(self) % 100_000 * 100_000 + int(time.monotonic() * 1000) % 100_000
+        self.send(index, time.monotonic())

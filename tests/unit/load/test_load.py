@@ -1,0 +1,88 @@
+"""Schedules, SSE event timing and records of the load generator (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from brixcheck.load.records import RecordWriter, RequestRecord, read_records
+from brixcheck.load.schedule import Arrival, arrival_offsets, share
+from brixcheck.load.sse_client import _read_stream
+from brixcheck.load.workload import ChatWorkload
+
+
+def test_poisson_schedule_is_seeded_and_near_the_rate():
+    first = arrival_offsets(100, 30, Arrival.POISSON, seed=7)
+    assert first == arrival_offsets(100, 30, Arrival.POISSON, seed=7)
+    assert 2700 < len(first) < 3300
+    assert first == sorted(first)
+
+
+def test_constant_schedule_and_worker_shares_cover_it_once():
+    offsets = arrival_offsets(10, 2, Arrival.CONSTANT)
+    assert offsets == [i / 10 for i in range(20)]
+    shares = [share(offsets, w, 3) for w in range(3)]
+    assert sorted(x for s in shares for x in s) == offsets
+
+
+def test_schedule_rejects_non_positive_rate():
+    with pytest.raises(ValueError, match="must be positive"):
+        arrival_offsets(0, 10)
+
+
+class _FakeResponse:
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+
+    def readline(self, sep: bytes) -> bytes:
+        assert sep == b"\n", "SSE bodies use bare LF; CRLF splitting would swallow them"
+        return self.lines.pop(0) if self.lines else b""
+
+
+def _chunk(delta: dict, usage: dict | None = None, choices: bool = True) -> bytes:
+    event = {"choices": [{"index": 0, "delta": delta}] if choices else []}
+    if usage is not None:
+        event["usage"] = usage
+    return b"data: " + json.dumps(event).encode() + b"\n"
+
+
+def test_role_and_usage_events_are_not_tokens_and_usage_counts_chunk_tokens():
+    lines = [_chunk({"role": "assistant", "content": ""}, {"completion_tokens": 0}), b"\n",
+             _chunk({"content": "a"}, {"completion_tokens": 1}), b"\n",
+             _chunk({"content": "bc"}, {"completion_tokens": 3}), b"\n",
+             _chunk({}, {"prompt_tokens": 9, "completion_tokens": 3,
+                         "prompt_tokens_details": {"cached_tokens": 4}}, choices=False),
+             b"data: [DONE]\n", b": brixcheck-ground-truth {\"arrival_s\": 1.0}\n"]
+    record = RequestRecord("r", "s", "", intended_s=0.0)
+    _read_stream(record, _FakeResponse(lines))
+    assert len(record.token_times_s) == 2
+    assert record.chunk_tokens == [1, 2]
+    assert (record.prompt_tokens, record.output_tokens, record.cached_tokens) == (9, 3, 4)
+    assert record.done_s is not None
+    assert record.truth == {"arrival_s": 1.0}
+
+
+def test_error_event_inside_a_200_stream_is_a_failure():
+    record = RequestRecord("r", "s", "", intended_s=0.0)
+    _read_stream(record, _FakeResponse([b'data: {"error": {"message": "boom"}}\n']))
+    assert "boom" in record.error
+
+
+def test_records_survive_a_truncated_last_line(tmp_path: Path):
+    writer = RecordWriter(tmp_path / "r.jsonl")
+    writer.write(RequestRecord("a", "s", "", intended_s=1.0))
+    writer.close()
+    with (tmp_path / "r.jsonl").open("a") as f:
+        f.write('{"request_id": "b", "trunc')
+    assert [r["request_id"] for r in read_records(tmp_path / "r.jsonl")] == ["a"]
+
+
+def test_workload_bodies_are_deterministic_and_fixed_length():
+    workload = ChatWorkload("m", prompt_words=5, output_tokens=7, seed=1)
+    body = json.loads(workload.body(3))
+    assert body == json.loads(workload.body(3))
+    assert body["max_tokens"] == 7
+    assert body["ignore_eos"] is True
+    assert len(body["messages"][0]["content"].split()) == 5
