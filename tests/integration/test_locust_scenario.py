@@ -1,0 +1,32 @@
+"""brixcheck's Locust scenario against a real emulated engine: records match the ground truth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from brixcheck.load.records import read_records
+from tests.integration.conftest import EngineHostHandle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_open_loop_scenario_writes_one_record_per_request(engine_host: EngineHostHandle,
+                                                          tmp_path: Path):
+    url = engine_host.start("locust", ["--served-model-name", "deepseek-r1-qwen-1b5"])
+    run = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles/streaming_chat.py"),
+         "--headless", "--only-summary", "-H", url, "--bc-rate", "10", "--bc-duration", "2",
+         "--bc-arrival", "constant", "--bc-output-tokens", "8", "--bc-ground-truth",
+         "--bc-records", str(tmp_path), "--run-time", "6s", "OpenLoopUser"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = [r for f in tmp_path.glob("*.jsonl") for r in read_records(f)]
+    assert len(records) == 20
+    for record in records:
+        assert record["status"] == 200
+        assert record["output_tokens"] == 8
+        assert len(record["token_times_s"]) == len(record["truth"]["token_intended_s"]) == 8
+        assert record["sent_s"] >= record["intended_s"]
+        assert record["truth"]["arrival_s"] >= record["sent_s"]
