@@ -16,5 +16,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="twin node profile when no kubeconfig is given (manifests/twin/nodes)")
     group.addoption("--keep", action="store_true",
                     help="keep what the suite created in the cluster (for debugging)")
+    group.addoption("--model-ready-timeout", type=float, default=None,
+                    help="seconds to wait for the model pod to be Ready (default 600, scaled "
+                         "by the twin's time factor)")
     group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
                     help="model Deployment (+ Service) the suite deploys and checks")

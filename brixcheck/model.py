@@ -71,8 +71,11 @@ def _last_seen(target: Target, namespace: str, selector: str) -> str:
     return f"pod {pod.metadata.name} phase {pod.status.phase}, state {state}, events {events}"
 
 
-def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str) -> ModelDeployment:
+def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str,
+                 timeout_s: float | None = None) -> ModelDeployment:
     """Create the manifest's objects in `namespace` and wait until a pod is Ready."""
+    if timeout_s is None:
+        timeout_s = READY_TIMEOUT_S * target.time_scale + 60
     deployment, others = load_manifest(manifest)
     owned(deployment, run_id)
     start = time.monotonic()
@@ -84,7 +87,7 @@ def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str) ->
                         deployment["spec"]["selector"]["matchLabels"].items())
     try:
         pod = wait_for(lambda: _ready_pod(target, namespace, selector),
-                       READY_TIMEOUT_S * target.time_scale + 60, "the model pod to be Ready",
+                       timeout_s, "the model pod to be Ready",
                        lambda: _last_seen(target, namespace, selector), interval_s=0.5)
     except WaitTimeoutError as exc:
         raise AssertionError(str(exc)) from None

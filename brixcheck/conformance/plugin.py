@@ -55,13 +55,21 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
                     f" ({target.describe_missing(missing)})")
 
 
+def _failure_message(report: pytest.TestReport) -> str:
+    """The assertion's own message (first line), not pytest's source excerpt."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else report.longreprtext
+    first = text.strip().splitlines()[0] if text.strip() else "failed"
+    return first.removeprefix("AssertionError: ")[:500]
+
+
 def _outcome(report: pytest.TestReport) -> tuple[Outcome, str]:
     if hasattr(report, "wasxfail"):
         if report.skipped:
             return Outcome.SKIP, f"known upstream bug: {report.wasxfail}"
         return Outcome.FAIL, f"passed although a known bug was expected: {report.wasxfail}"
     if report.failed:
-        return Outcome.FAIL, report.longreprtext.strip().splitlines()[-1][:500]
+        return Outcome.FAIL, _failure_message(report)
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
         reason = reason.removeprefix("Skipped: ")

@@ -120,6 +120,60 @@ def model_pod_start_stage(pod_ready: dict) -> dict:
     return stage
 
 
+NODE_CONDITION_LABEL = "brixcheck.io/node-condition"
+_CONDITION_TEMPLATE = """{{ $now := Now }}
+{{ $fault := or ( index ( or .metadata.labels dict ) "LABEL" ) "" }}
+conditions:
+{{ range NodeConditions }}
+- lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+  type: {{ .type | Quote }}
+{{ if and ( eq .type $fault ) ( eq .type "Ready" ) }}
+  status: "False"
+  reason: "KubeletNotReady"
+  message: "brixcheck fault: node not ready"
+{{ else if eq .type $fault }}
+  status: "True"
+  reason: {{ printf "KubeletHas%s" .type | Quote }}
+  message: {{ printf "kubelet has %s (brixcheck fault)" .type | Quote }}
+{{ else }}
+  status: {{ .status | Quote }}
+  reason: {{ .reason | Quote }}
+  message: {{ .message | Quote }}
+{{ end }}
+{{ end }}
+""".replace("LABEL", NODE_CONDITION_LABEL)
+
+
+def node_condition_stages() -> list[dict]:
+    """Stages that set (label present) or clear (label gone) a node condition fault.
+
+    Labelling a node `brixcheck.io/node-condition=DiskPressure` makes kwok report that condition
+    True while the node stays Ready, as a kubelet past its eviction threshold does (the node
+    lifecycle controller then adds the matching taint); `=Ready` makes the node NotReady.
+    Removing the label restores kwok's normal conditions.
+    """
+    node = {"apiGroup": "v1", "kind": "Node"}
+    label = f'.metadata.labels["{NODE_CONDITION_LABEL}"]'
+    abnormal = ('.status.conditions.[] | select( .type != "Ready" and .status == "True" ) '
+                '| .type')
+    return [
+        {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
+         "metadata": {"name": "brixcheck-node-condition-set"},
+         "spec": {"resourceRef": node, "weight": 10000,
+                  "selector": {"matchExpressions": [{"key": label, "operator": "Exists"}]},
+                  "delay": {"durationMilliseconds": 500},
+                  "next": {"statusTemplate": _CONDITION_TEMPLATE}}},
+        {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage",
+         "metadata": {"name": "brixcheck-node-condition-clear"},
+         "spec": {"resourceRef": node, "weight": 10000,
+                  "selector": {"matchExpressions": [
+                      {"key": label, "operator": "DoesNotExist"},
+                      {"key": abnormal, "operator": "Exists"}]},
+                  "next": {"statusTemplate": _CONDITION_TEMPLATE}}},
+    ]
+
+
 def stages(layout: TwinLayout) -> list[dict]:
     """kwok's stock stages plus the model-pod start stage; pod-ready skips model pods."""
     base = _stage_dir(layout)
@@ -131,7 +185,7 @@ def stages(layout: TwinLayout) -> list[dict]:
     model_stage = model_pod_start_stage(pod_ready)
     pod_ready["spec"]["selector"]["matchExpressions"].append(
         {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"})
-    return [*loaded, model_stage]
+    return [*loaded, model_stage, *node_condition_stages()]
 
 
 def kwokctl_config(layout: TwinLayout) -> str:

@@ -1,0 +1,91 @@
+"""Each conformance case the twin can show is seen failing: a fault injected into the twin
+turns it FAIL with its remedy, and removing the fault turns it back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from brixcheck.twin.cluster import NODE_CONDITION_LABEL
+from tests.twin.conftest import wait_until
+
+pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]
+REPO = Path(__file__).resolve().parents[2]
+NODE = "k3s-gpu-0"
+
+
+def run_cases(*args: str) -> dict[str, dict]:
+    subprocess.run([sys.executable, "-m", "pytest", "suites/conformance", "-q",
+                    "-p", "no:cacheprovider", *args], cwd=REPO, capture_output=True,
+                   timeout=240, check=False)
+    report = json.loads((REPO / "reports" / "conformance-latest.json").read_text())
+    return {case["id"]: case for case in report["cases"]}
+
+
+def _condition(core: client.CoreV1Api, kind: str) -> str:
+    node = core.read_node(NODE)
+    return next(c.status for c in node.status.conditions if c.type == kind)
+
+
+@pytest.fixture
+def node_condition(core: client.CoreV1Api) -> Iterator[callable]:
+    def set_fault(kind: str, status: str) -> None:
+        core.patch_node(NODE, {"metadata": {"labels": {NODE_CONDITION_LABEL: kind}}})
+        wait_until(lambda: _condition(core, kind) == status, 30, f"{kind}={status}")
+
+    yield set_fault
+    core.patch_node(NODE, {"metadata": {"labels": {NODE_CONDITION_LABEL: None}}})
+    wait_until(lambda: _condition(core, "DiskPressure") == "False"
+               and _condition(core, "Ready") == "True", 60, "node conditions to clear")
+
+
+def test_disk_pressure_fails_its_case_with_the_remedy(twin, node_condition):
+    node_condition("DiskPressure", "True")
+    case = run_cases("-k", "disk_pressure")["NodesHaveNoDiskPressure"]
+    assert case["outcome"] == "FAIL"
+    assert NODE in case["reason"]
+    assert "crictl rmi --prune" in case["remedy"]
+
+
+def test_node_not_ready_fails_nodes_ready(twin, node_condition):
+    node_condition("Ready", "False")
+    case = run_cases("-k", "nodes_ready")["NodesReady"]
+    assert case["outcome"] == "FAIL"
+    assert "systemctl status k3s" in case["remedy"]
+
+
+def test_vram_held_by_other_processes_fails_the_memory_case(twin, core: client.CoreV1Api):
+    core.patch_node(NODE, {"metadata": {"annotations": {"brixcheck.io/gpu-used-gib": "3.0"}}})
+    try:
+        case = run_cases("-k", "memory")["GpuMemoryFitsUtilization"]
+    finally:
+        core.patch_node(NODE, {"metadata": {"annotations": {"brixcheck.io/gpu-used-gib": "1.0"}}})
+    assert case["outcome"] == "FAIL"
+    assert "0.7 x 8.00 GiB = 5.60 GiB > 5.00 GiB free" in case["reason"]
+    assert "lower --gpu-memory-utilization" in case["remedy"]
+
+
+def test_short_startup_probe_fails_the_startup_cases(twin, tmp_path: Path):
+    docs = list(yaml.safe_load_all((REPO / "manifests/models/deepseek-r1-qwen-1b5.yaml")
+                                   .read_text()))
+    pod = docs[0]["spec"]["template"]
+    pod["metadata"]["annotations"] = {"brixcheck.io/engine-args": "--emu-load-time-s 40"}
+    pod["spec"]["containers"][0]["startupProbe"].update(periodSeconds=1, failureThreshold=2)
+    manifest = tmp_path / "short-probe.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    cases = run_cases("-k", "startup or model_pod", f"--model-manifest={manifest}",
+                      "--model-ready-timeout=15")
+    for name in ("ModelPodReady", "StartupBudgetCoversLoadTime"):
+        assert cases[name]["outcome"] == "FAIL", cases[name]
+        assert cases[name]["phase"] == "setup"
+    assert "Killing" in cases["ModelPodReady"]["reason"] or "Unhealthy" in \
+        cases["ModelPodReady"]["reason"]
+    assert "failureThreshold" in cases["ModelPodReady"]["remedy"]
