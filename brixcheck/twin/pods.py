@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 ENGINE_ARGS_ANNOTATION = "brixcheck.io/engine-args"
 GPU_PROFILE_ANNOTATION = "brixcheck.io/gpu-profile"
 GPU_USED_ANNOTATION = "brixcheck.io/gpu-used-gib"
+# What nvidia-smi would list on the node's virtual GPU (JSON); read by doctor, not by engines.
+GPU_PROCESSES_ANNOTATION = "brixcheck.io/gpu-processes"
+TERMINAL_PHASES = ("Failed", "Succeeded")
 
 
 def _time(seconds: float | None) -> str | None:
@@ -89,7 +92,6 @@ class PodBacker:
         self.time_factor = time_factor
         self.host = EngineHost()
         self._pods: dict[str, asyncio.Task[None]] = {}
-        self._nodes: dict[str, dict[str, str]] = {}
 
     async def run(self, ready_file: Path | None = None) -> None:
         """Watch model pods forever; touch `ready_file` once the API answered."""
@@ -119,11 +121,13 @@ class PodBacker:
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]
         meta = pod["metadata"]
-        uid = meta["uid"]
-        if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
-            await self._stop(uid, meta)
-        elif uid not in self._pods and (pod.get("status") or {}).get("podIP"):
-            self._pods[uid] = asyncio.ensure_future(self._back(pod))
+        status = pod.get("status") or {}
+        if event["type"] == "DELETED" or meta.get("deletionTimestamp") \
+                or status.get("phase") in TERMINAL_PHASES:
+            # A kubelet runs no container of a terminal pod (an evicted one, for instance).
+            await self._stop(meta["uid"], meta)
+        elif meta["uid"] not in self._pods and status.get("podIP"):
+            self._pods[meta["uid"]] = asyncio.ensure_future(self._back(pod))
 
     async def _stop(self, uid: str, meta: dict[str, Any]) -> None:
         task = self._pods.pop(uid, None)
@@ -137,7 +141,7 @@ class PodBacker:
 
     async def _back(self, pod: dict[str, Any]) -> None:
         container = pod["spec"]["containers"][0]
-        argv = vllm_argv(container) + await self._emulator_args(pod)
+        argv = vllm_argv(container)
         port = serving_port(argv)
         spec = ContainerSpec(
             host=pod["status"]["podIP"], time_factor=self.time_factor,
@@ -182,15 +186,17 @@ class PodBacker:
         return args + shlex.split(extra)
 
     async def _node_annotations(self, name: str) -> dict[str, str]:
-        if name and name not in self._nodes:
-            node = await asyncio.to_thread(self.core.read_node, name)
-            self._nodes[name] = dict(node.metadata.annotations or {})
-        return self._nodes.get(name, {})
+        """Read at every container start: the virtual GPU's state changes (scenarios)."""
+        if not name:
+            return {}
+        node = await asyncio.to_thread(self.core.read_node, name)
+        return dict(node.metadata.annotations or {})
 
     async def _start(self, pod: dict[str, Any], container: dict[str, Any], argv: list[str],
                      runner: ContainerRunner) -> Running:
         meta = pod["metadata"]
         name = f"{meta['namespace']}/{meta['name']}"
+        argv = argv + await self._emulator_args(pod)
         restart = runner.state.restart_count
         stem = f"{meta['namespace']}_{meta['name']}_{container['name']}"
         log_file = self.logs / f"{stem}-{restart}.log"
