@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer", help=argparse.SUPPRESS)
     backer.add_argument("--time-factor", type=float, default=0.1)
+    scenario = twin_cmds.add_parser("scenario", help="turn a troubleshooting case on or off")
+    scenario.add_argument("scenario", help="scenario name, or `list`")
+    scenario.add_argument("state", nargs="?", choices=("on", "off"), help="on or off")
+    doctor = commands.add_parser("doctor", help="diagnose the cluster: causes and remedies")
+    doctor.add_argument("--kubeconfig", help="cluster to check (default: $KUBECONFIG, else "
+                        "the twin's, /etc/rancher/k3s/k3s.yaml or ~/.kube/config)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     return parser
 
 
@@ -53,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return main_engine(ns.engine_command, extra,
                                getattr(ns, "log", None), getattr(ns, "control", ""),
                                getattr(ns, "spec", None))
+        if ns.command == "doctor":
+            from brixcheck.doctor.cli import main_doctor
+
+            return main_doctor(ns.kubeconfig, ns.json)
+        if ns.command == "twin" and ns.twin_command == "scenario":
+            from brixcheck.twin.cli import main_scenario
+
+            return main_scenario(ns.scenario, ns.state)
         if ns.command == "twin":
             from brixcheck.twin.cli import main_twin
 

@@ -105,6 +105,31 @@ DEPLOYMENTS = {
     "aibrix-kuberay-operator": "app.kubernetes.io/name=kuberay-operator",
 }
 
+
+@dataclass(frozen=True)
+class Requests:
+    """CPU and memory a container requests, as Kubernetes quantities."""
+
+    cpu: str
+    memory: str
+
+
+# Release requests (= limits where given; a limit alone is also the request) of the
+# Deployments above (docs aibrix-v0.5.0 §2.1). About 4.3 CPU and 17 GiB with Envoy's.
+RELEASE_REQUESTS = {
+    "aibrix-controller-manager": Requests("10m", "64Mi"),
+    "aibrix-gateway-plugins": Requests("2", "8Gi"),
+    "aibrix-metadata-service": Requests("50m", "128Mi"),
+    "aibrix-redis-master": Requests("100m", "100Mi"),
+    "aibrix-gpu-optimizer": Requests("10m", "64Mi"),
+    "aibrix-kuberay-operator": Requests("100m", "512Mi"),
+}
+# The release overlay's EnvoyProxy sets the envoy container to this; EG adds shutdown-manager.
+ENVOY_REQUESTS = Requests("2", "8Gi")
+ENVOY_PROXY_NAME: Final = "aibrix-custom-proxy-config"  # EnvoyProxy, in SYSTEM_NAMESPACE
+# What base config/default requests (no release overlay): the K3s-small override (§11).
+K3S_SMALL_REQUESTS = Requests("1", "1Gi")
+
 CRDS = (
     "podautoscalers.autoscaling.aibrix.ai",
     "modeladapters.model.aibrix.ai",
