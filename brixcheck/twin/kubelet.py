@@ -149,7 +149,13 @@ class ContainerRunner:
     async def _supervise(self, running: Running) -> tuple[int, str]:
         """Return (exit code, reason) once the container has died or been killed."""
         probes = asyncio.ensure_future(self._probe_lifecycle())
-        await asyncio.wait([running.exited, probes], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait([running.exited, probes], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The pod is gone: its probes must stop too, or they go on probing the pod IP,
+            # which kwok soon gives to another pod.
+            probes.cancel()
+            raise
         if running.exited.done():
             probes.cancel()
             await asyncio.gather(probes, return_exceptions=True)
