@@ -70,6 +70,11 @@ def scheduling_messages(seen: Observed, pod: client.V1Pod) -> str:
     return " ".join(m for m in said if m)
 
 
+def first_sentence(message: str) -> str:
+    """The scheduler's verdict without its preemption details: up to the first '. '."""
+    return message.split(". ", 1)[0].strip()
+
+
 def owner_deployment(seen: Observed, pod: client.V1Pod) -> client.V1Deployment | None:
     """The Deployment that owns the pod through its ReplicaSet, if any."""
     rs_name = next((o.name for o in pod.metadata.owner_references or []

@@ -6,6 +6,8 @@ import asyncio
 import signal
 
 import uvloop
+from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from brixcheck.errors import BrixcheckError
 from brixcheck.twin import lifecycle
@@ -53,3 +55,36 @@ def main_twin(command: str, nodes: str, time_factor: float) -> int:
     if command == "backer":
         return uvloop.run(_backer(time_factor))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
+
+
+def main_scenario(name: str, state: str | None) -> int:
+    """`brixcheck twin scenario list | NAME on | NAME off`."""
+    from brixcheck.target import connect
+    from brixcheck.twin import scenarios
+
+    layout = TwinLayout.default()
+    if not layout.kubeconfig.exists():
+        raise BrixcheckError("the twin is not up", "start it with `brixcheck twin up`")
+    api = connect(layout.kubeconfig, "twin").api_client
+    if name == "list":
+        on = set(scenarios.active(client.CoreV1Api(api)))
+        for scenario in scenarios.SCENARIOS.values():
+            mark = "on " if scenario.name in on else "off"
+            print(f"{mark}  {scenario.name:<17} {scenario.summary} (doctor: {scenario.finding})")
+        return 0
+    if state is None:
+        raise BrixcheckError(f"say `on` or `off` after {name}",
+                             f"e.g. `brixcheck twin scenario {name} on`")
+    try:
+        if state == "on":
+            changed = scenarios.turn_on(api, name)
+            print(f"scenario {name}: {'on' if changed else 'already on'}; "
+                  f"`brixcheck doctor` reports {scenarios.get(name).finding}")
+        else:
+            changed = scenarios.turn_off(api, name)
+            print(f"scenario {name}: {'off' if changed else 'was not on'}")
+    except ApiException as exc:
+        raise BrixcheckError(f"the twin's API refused a change of scenario {name} "
+                             f"({exc.status} {exc.reason})",
+                             f"run `brixcheck twin scenario {name} off`, then try again") from None
+    return 0

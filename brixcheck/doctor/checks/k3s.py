@@ -14,8 +14,8 @@ from kubernetes import client
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.doctor.facts import (
     describe,
+    first_sentence,
     names,
-    node_free,
     owner_deployment,
     plural,
     pod_ref,
@@ -77,7 +77,8 @@ def traefik_holds_port_80(seen: Observed) -> list[Finding]:
     cause = (f"K3s's bundled Traefik holds host port {HTTP_PORT} through ServiceLB, so the Envoy "
              f"Gateway LoadBalancer Service {names(envoy)} cannot be placed on port "
              f"{HTTP_PORT} and never gets an external IP: the AIBrix gateway is not reachable.")
-    stuck = [f"pod/{pod_ref(p)} Pending: {unschedulable_message(p)[:80]}" for p in seen.pods
+    stuck = [f"pod/{pod_ref(p)} Pending: {first_sentence(unschedulable_message(p))}"
+             for p in seen.pods
              if p.metadata.namespace == KUBE_SYSTEM and unschedulable_message(p)
              and (p.metadata.labels or {}).get(SVCLB_LABEL) in {s.metadata.name for s in pending}]
     remedy = (
@@ -96,11 +97,15 @@ def traefik_holds_port_80(seen: Observed) -> list[Finding]:
     return [Finding(FindingId.TRAEFIK_HOLDS_PORT_80, cause, remedy, evidence)]
 
 
+def _short(seen: Observed, pod: client.V1Pod) -> list[str]:
+    """The resources the scheduler found insufficient for a pod."""
+    said = scheduling_messages(seen, pod)
+    return [r for r in ("cpu", "memory") if f"Insufficient {r}" in said]
+
+
 def _stack_pending(seen: Observed) -> list[client.V1Pod]:
     return [p for p in seen.pods if p.metadata.namespace in STACK_NAMESPACES
-            and unschedulable_message(p)
-            and any(f"Insufficient {r}" in scheduling_messages(seen, p)
-                    for r in ("cpu", "memory"))]
+            and unschedulable_message(p) and _short(seen, p)]
 
 
 def _is_envoy(deployment: client.V1Deployment) -> bool:
@@ -129,6 +134,12 @@ def _override(deployment: client.V1Deployment) -> list[str]:
             f"--requests=cpu={SMALL.cpu},memory={SMALL.memory}" for c in big]
 
 
+def _amount(resource: str, value: Decimal) -> str:
+    """'4.3 CPU', '16.9 GiB of memory'."""
+    text = describe(resource, value)
+    return text if resource == "cpu" else f"{text} of {resource}"
+
+
 def _largest_node(seen: Observed) -> client.V1Node | None:
     return max(seen.nodes, key=lambda n: quantity((n.status.allocatable or {}).get(
         "memory", "0")), default=None)
@@ -147,15 +158,15 @@ def stack_requests_too_large(seen: Observed) -> list[Finding]:
     if not pending or node is None:
         return []
     allocatable = node.status.allocatable or {}
-    sizes = ", ".join(f"{describe(r, _stack_total(seen, r))} of "
-                      f"{describe(r, quantity(allocatable.get(r, '0')))} "
-                      f"({describe(r, node_free(seen, node, r))} free)"
-                      for r in ("cpu", "memory"))
+    short = sorted({r for p in pending for r in _short(seen, p)})
+    sizes = " and ".join(_amount(r, _stack_total(seen, r)) for r in short)
+    room = " and ".join(_amount(r, quantity(allocatable.get(r, "0"))) for r in short)
+    big = aibrix.ENVOY_REQUESTS
     cause = (f"{plural(len(pending), 'AIBrix stack pod')} "
-             f"{'stays' if len(pending) == 1 else 'stay'} Pending: the release requests "
-             f"(gateway-plugins and Envoy {aibrix.ENVOY_REQUESTS.cpu} CPU / "
-             f"{aibrix.ENVOY_REQUESTS.memory} each) ask for {sizes} on node "
-             f"{node.metadata.name}, more than it has.")
+             f"{'stays' if len(pending) == 1 else 'stay'} Pending for {' and '.join(short)}: "
+             f"the v0.5.0 release requests (gateway-plugins and Envoy {big.cpu} CPU / "
+             f"{describe('memory', quantity(big.memory))} each) add up to {sizes}, more than "
+             f"node {node.metadata.name}'s {room} allocatable.")
     deployments = {d.metadata.uid: d for d in seen.deployments
                    if d.metadata.namespace in STACK_NAMESPACES}
     remedy = [line for d in sorted(deployments.values(), key=lambda d: d.metadata.name)
@@ -163,7 +174,7 @@ def stack_requests_too_large(seen: Observed) -> list[Finding]:
         f"# every stack container already asks for at most {SMALL.cpu} CPU / {SMALL.memory}: "
         f"node {node.metadata.name} is too small for AIBrix; add memory or a node"]
     owners = [owner_deployment(seen, p) for p in pending]
-    evidence = [f"pod/{pod_ref(p)} Pending: {scheduling_messages(seen, p)[:90]}"
+    evidence = [f"pod/{pod_ref(p)} Pending: {first_sentence(unschedulable_message(p))}"
                 + (f" (deployment {o.metadata.name})" if o else "")
                 for p, o in zip(pending, owners, strict=True)]
     return [Finding(FindingId.STACK_REQUESTS_TOO_LARGE, cause, tuple(remedy), tuple(evidence))]
