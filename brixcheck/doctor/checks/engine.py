@@ -26,7 +26,8 @@ from brixcheck.doctor.commands import (
     patch_commands,
     target_of,
 )
-from brixcheck.doctor.facts import ceil_div, events_of, owner_deployment, plural, pod_ref
+from brixcheck.doctor.facts import GIB, ceil_div, events_of, owner_deployment, plural, pod_ref
+from brixcheck.doctor.gpu_facts import GpuProcess
 from brixcheck.doctor.model import Finding, FindingId, Observed
 
 UTILIZATION_FLAG = "--gpu-memory-utilization"
@@ -120,15 +121,16 @@ def suggested_utilization(free_gib: float, total_gib: float) -> float | None:
     return round(suggestion, 2) if suggestion >= 0.1 else None
 
 
-def _orphan_kills(seen: Observed) -> list[str]:
-    return [f"sudo kill {p.pid}   # {p.name} holds GPU memory and belongs to no running pod"
-            for p in orphaned_processes(seen)]
+def _orphans_near(seen: Observed, pod: client.V1Pod) -> list[GpuProcess]:
+    """Orphaned GPU processes on the pod's node (or anywhere, when the node is unknown)."""
+    node = pod.spec.node_name
+    return [p for p in orphaned_processes(seen) if p.node in (None, node) or node is None]
 
 
-def _free_gpu_commands(seen: Observed) -> list[str]:
-    kills = _orphan_kills(seen)
-    if kills:
-        return [NVIDIA_SMI, *kills]
+def _free_gpu_commands(orphans: list[GpuProcess]) -> list[str]:
+    if orphans:
+        return [NVIDIA_SMI, *(f"sudo kill {p.pid}   # {p.name}: belongs to no running pod"
+                              for p in orphans)]
     return [NVIDIA_SMI, "# then, for each VLLM::EngineCore listed there that no running pod "
                         "owns: sudo kill PID"]
 
@@ -138,19 +140,24 @@ def _oom_finding(seen: Observed, group: Group) -> Finding:
     match = FREE_MEMORY.search(items[0].text)
     assert match is not None
     free, total, wanted, wanted_gib = (float(g) for g in match.groups())
-    suggestion = suggested_utilization(free, total)
+    orphans = _orphans_near(seen, items[0].pod)
+    held = sum((p.used_bytes or 0) for p in orphans) / GIB
+    suggestion = suggested_utilization(free + held, total)
+    holders = (f"dead engine process {', '.join(str(p.pid) for p in orphans)} holds "
+               f"{held:.1f} GiB of it" if orphans else "other processes hold the rest")
     cause = (f"vLLM in {_who(target)} asks for {wanted} x {total} GiB = {wanted_gib} GiB of GPU "
-             f"memory at start but only {free} GiB is free (other processes hold the rest), so "
-             f"the engine exits before loading and the pod restarts "
-             f"({plural(_restarts(items), 'restart')}).")
-    remedy: list[str] = []
-    if suggestion is not None:
+             f"memory at start but only {free} GiB is free ({holders}), so the engine exits "
+             f"before loading and the pod restarts ({plural(_restarts(items), 'restart')}).")
+    # Freeing what dead engines hold comes first: the utilization is sized for after it.
+    remedy = _free_gpu_commands(orphans) if orphans else []
+    if suggestion is not None and suggestion < wanted:
         remedy += patch_commands(target, flag_ops(target, index, UTILIZATION_FLAG,
                                                   str(suggestion)),
                                  f"set {UTILIZATION_FLAG} {suggestion}")
-    else:
+    elif suggestion is None:
         cause = cause[:-1] + "; almost nothing is free, so free the GPU first."
-    remedy += _free_gpu_commands(seen)
+    if not orphans:
+        remedy += _free_gpu_commands(orphans)
     return Finding(FindingId.CUDA_OOM_AT_START, cause, tuple(remedy),
                    _evidence(items, match.group(0)[:80] + "..."))
 
@@ -166,7 +173,7 @@ def _torch_oom_finding(seen: Observed, group: Group) -> Finding:
     remedy = patch_commands(target, flag_ops(target, index, UTILIZATION_FLAG, str(suggestion)),
                             f"set {UTILIZATION_FLAG} {suggestion}")
     return Finding(FindingId.CUDA_OOM_AT_START, cause,
-                   (*remedy, *_free_gpu_commands(seen)),
+                   (*remedy, *_free_gpu_commands(_orphans_near(seen, items[0].pod))),
                    _evidence(items, "torch.OutOfMemoryError: CUDA out of memory"))
 
 

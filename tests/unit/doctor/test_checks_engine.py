@@ -76,13 +76,18 @@ def test_cuda_oom_found_in_the_current_log_too():
                                             replica_sets=[rs], logs=logs))
 
 
-def test_cuda_oom_remedy_kills_an_orphaned_engine_the_gpu_facts_show():
-    dep, rs, pod, logs = _crashing(_startup_error("--gpu-memory-utilization", "0.9"))
-    orphan = GpuProcess("k3s-gpu-0", "GPU 0", 4242, "VLLM::EngineCore", 5 * GIB, fakes.uid())
+def test_cuda_oom_behind_an_orphaned_engine_kills_it_first_then_sizes_for_after():
+    log = _startup_error("--gpu-memory-utilization", "0.7", "--emu-gpu-used-gib", "6.6")
+    dep, rs, pod, logs = _crashing(log)
+    orphan = GpuProcess("k3s-gpu-0", "GPU 0", 4242, "VLLM::EngineCore", int(5.6 * GIB),
+                        fakes.uid())
     seen = fakes.observed([fakes.node()], [pod], deployments=[dep], replica_sets=[rs],
                           logs=logs, gpu=GpuFacts("test", processes=(orphan,)))
     [finding] = cuda_oom_at_start(seen)
-    assert any(c.startswith("sudo kill 4242") for c in finding.remedy)
+    assert "dead engine process 4242 holds 5.6 GiB" in finding.cause
+    assert finding.remedy[1].startswith("sudo kill 4242")
+    # 1.4 GiB free + 5.6 GiB freed: 0.7 fits again, which the pod already asks for.
+    assert not any("patch" in c for c in finding.remedy)
 
 
 def test_suggested_utilization_is_lower_when_less_is_free():
