@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--control", default="127.0.0.1:7070", help="control API host:port")
     host.add_argument("--spec", help='JSON {"name": {"args": [...], "host": ..., "log": ...}}')
     engine_cmds.add_parser("demo", help="two engines on loopback, one streamed request")
+    commands.add_parser("bench", help="run the benchmark scenarios (pytest suites/benchmark); "
+                                      "further arguments go to pytest")
     twin = commands.add_parser("twin", help="the hardware-free cluster twin")
     twin_cmds = twin.add_subparsers(dest="twin_command", required=True)
     twin_cmds.add_parser("build", help="build the upstream programs (cached by version)")
@@ -44,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
     ns, extra = parser.parse_known_args(argv)
-    if extra and not (ns.command == "engine" and ns.engine_command == "run"):
+    passthrough = ns.command == "bench" or (ns.command == "engine" and ns.engine_command == "run")
+    if extra and not passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if ns.command == "engine":
@@ -53,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return main_engine(ns.engine_command, extra,
                                getattr(ns, "log", None), getattr(ns, "control", ""),
                                getattr(ns, "spec", None))
+        if ns.command == "bench":
+            import subprocess
+
+            return subprocess.call([sys.executable, "-m", "pytest", "suites/benchmark", *extra])
         if ns.command == "twin":
             from brixcheck.twin.cli import main_twin
 
