@@ -23,6 +23,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from engine_throughput import free_port, percentile  # noqa: E402
 
 from brixcheck.load.records import read_records  # noqa: E402
 
+WORK = Path(tempfile.mkdtemp(prefix="brixcheck-loadgen-"))
 HOST = "127.0.4.1"
 MODEL = "deepseek-r1-qwen-1b5"
 TTFT_BOUND_MS = 5.0
@@ -42,9 +44,9 @@ RATE_BOUND = 0.95
 def start_engine(port: int) -> subprocess.Popen[bytes]:
     args = ["--model", MODEL, "--port", str(port), "--emu-profile", "h100-80gb",
             "--emu-load-time-factor", "0", "--max-model-len", "4096", "--max-num-seqs", "1024"]
-    spec = Path("/tmp/brixcheck-loadgen-spec.json")
+    spec = WORK / "spec.json"
     spec.write_text(json.dumps({"e": {"host": HOST, "args": args,
-                                      "log": "/tmp/brixcheck-loadgen-engine.log"}}))
+                                      "log": str(WORK / "engine.log")}}))
     return subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "brixcheck.cli",
                              "engine", "host", "--control", f"127.0.0.1:{free_port()}",
                              "--spec", str(spec)], stdout=subprocess.DEVNULL)
@@ -94,7 +96,7 @@ def errors_ms(records: list[dict]) -> tuple[list[float], list[float], list[float
 
 
 def measure(port: int, rate: float, duration: float) -> dict[str, float]:
-    out = Path(f"/tmp/brixcheck-loadgen-{int(rate)}")
+    out = WORK / f"records-{int(rate)}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cpu = run_locust(port, rate, duration, out)
     records = [r for f in out.glob("*.jsonl") for r in read_records(f)]
