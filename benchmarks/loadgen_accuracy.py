@@ -11,7 +11,8 @@ intended emit time (CLOCK_MONOTONIC), so each request's measurement error is kno
 The TTFT error therefore includes the generator's send lag, loopback transit and read lag: all
 of what a user of the numbers would be misled by. Rates rise until p99 TTFT error passes 5 ms or
 the achieved rate falls under 95% of the target; the highest passing rate per generator core
-is the capacity figure. Requests scheduled in the first second (connection set-up) are excluded. Usage: python benchmarks/loadgen_accuracy.py [--rates 25,50,100,...]
+is the capacity figure. Requests scheduled in the first second (connection set-up) are
+excluded. Usage: python benchmarks/loadgen_accuracy.py [--rates 25,50,100,...]
 """
 
 from __future__ import annotations
