@@ -99,7 +99,7 @@ def mann_whitney_u(x: np.ndarray, y: np.ndarray,
         p = normal_sf(z)
     elif alternative is Alternative.LESS:
         z = (u - mu + 0.5) / sigma
-        p = 1 - normal_sf(z)
+        p = normal_sf(-z)
     else:
         z = (abs(u - mu) - 0.5) / sigma
         p = min(1.0, 2 * normal_sf(z))
