@@ -176,46 +176,92 @@ def bootstrap_mean_ci(samples: np.ndarray, confidence: float = 0.95,
     return Interval(float(samples.mean()), low, high, confidence, samples.size)
 
 
+def _permuted_columns(pooled: np.ndarray, split: int, quantile: float,
+                      rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """q(second part) / q(first part) - 1 for `n_resamples` random relabellings of `pooled`."""
+    rows = max(1, _CHUNK_CELLS // pooled.size)
+    out = []
+    for start in range(0, n_resamples, rows):
+        count = min(rows, n_resamples - start)
+        shuffled = rng.permuted(np.broadcast_to(pooled, (count, pooled.size)), axis=1)
+        first = np.quantile(shuffled[:, :split], quantile, axis=1)
+        out.append(np.quantile(shuffled[:, split:], quantile, axis=1) / first - 1)
+    return np.concatenate(out)
+
+
 @dataclass(frozen=True)
-class BootstrapShift:
-    """Relative change of a quantile from baseline to candidate, with its bootstrap test."""
+class QuantileShift:
+    """Relative change of a quantile from baseline to candidate, with its CI and test."""
 
     change: float  # q(candidate) / q(baseline) - 1
-    low: float
+    low: float  # bootstrap interval of the change
     high: float
-    p_value: float  # one-sided: share of resamples where the candidate is not higher
+    p_value: float  # one-sided permutation p-value in the direction of `alternative`
+    alternative: Alternative
 
 
-def bootstrap_quantile_shift(baseline: np.ndarray, candidate: np.ndarray, quantile: float,
-                             confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
-                             seed: int = DEFAULT_SEED) -> BootstrapShift:
-    """Relative change of a quantile between two independent samples, bootstrapped.
+def quantile_shift(baseline: np.ndarray, candidate: np.ndarray, quantile: float,
+                   alternative: Alternative = Alternative.GREATER, confidence: float = 0.95,
+                   n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                   ) -> QuantileShift:
+    """Relative change of a quantile between two independent samples, with CI and p-value.
 
-    Formula: change = q_c / q_b - 1 with q the `quantile` (linear interpolation); each sample
-    is resampled independently `n_resamples` times (PCG64, `seed`); the interval is the
-    percentile interval of the resampled changes, and the one-sided p-value for "candidate is
-    higher" is (1 + #{resampled change <= 0}) / (n_resamples + 1).
+    Formula: change = q_c / q_b - 1, q the `quantile` (linear interpolation). CI: each sample
+    resampled independently `n_resamples` times (PCG64, `seed`), percentile interval of the
+    resampled changes. p-value (permutation test, one-sided): pool both samples, relabel them
+    at random `n_resamples` times keeping the sample sizes, and p = (1 + #{relabelled change
+    >= observed change}) / (n_resamples + 1) for "greater" (<= for "less"). The permutation
+    test holds its level exactly when both runs have the same distribution; the percentile
+    bootstrap's test does not for tail quantiles of small samples, whose resampled p99 takes
+    only a handful of distinct values.
 
     Args:
         baseline: baseline samples.
         candidate: candidate samples.
         quantile: in [0, 1], e.g. 0.99.
+        alternative: GREATER (candidate higher) or LESS.
         confidence: coverage of the interval.
-        n_resamples: resample count.
+        n_resamples: resample and permutation count.
         seed: generator seed.
 
     Returns:
         The change, its interval and the p-value.
     """
+    base, cand = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
     rng = _rng(seed)
 
     def stat(a: np.ndarray) -> np.ndarray:
         return np.quantile(a, quantile, axis=1)
 
-    qb = bootstrap_replicates(np.asarray(baseline, dtype=float), stat, rng, n_resamples)
-    qc = bootstrap_replicates(np.asarray(candidate, dtype=float), stat, rng, n_resamples)
-    changes = qc / qb - 1
+    changes = (bootstrap_replicates(cand, stat, rng, n_resamples)
+               / bootstrap_replicates(base, stat, rng, n_resamples) - 1)
     low, high = _percentile_interval(changes, confidence)
-    change = float(np.quantile(candidate, quantile) / np.quantile(baseline, quantile) - 1)
-    p = (1 + int((changes <= 0).sum())) / (n_resamples + 1)
-    return BootstrapShift(change, low, high, p)
+    change = float(np.quantile(cand, quantile) / np.quantile(base, quantile) - 1)
+    null = _permuted_columns(np.concatenate([base, cand]), base.size, quantile, rng,
+                             n_resamples)
+    extreme = null >= change if alternative is Alternative.GREATER else null <= change
+    p = (1 + int(extreme.sum())) / (n_resamples + 1)
+    return QuantileShift(change, low, high, p, alternative)
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values (family-wise error rate control).
+
+    Formula: sort the m p-values ascending, p_(1) <= ... <= p_(m); adjusted p_(k) =
+    max over j <= k of min(1, (m - j + 1) p_(j)); returned in the input order. Rejecting
+    where adjusted p < alpha keeps the chance of any false alarm in the family below alpha.
+
+    Args:
+        p_values: raw p-values of one family of tests.
+
+    Returns:
+        Adjusted p-values, same order.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -31,7 +31,7 @@ from brixcheck.analysis.metrics import (
     throughput,
 )
 from brixcheck.analysis.paired import PairedDifference, PairingSettings, paired_comparisons
-from brixcheck.analysis.regression import throughput_bins
+from brixcheck.analysis.regression import ITL_PER_REQUEST, throughput_bins
 from brixcheck.analysis.validity import (
     Schedule,
     Validity,
@@ -164,8 +164,10 @@ def request_samples(measured: pd.DataFrame, by: Sequence[str], summary: pd.DataF
         warmup_s: the warm-up the rows were filtered with (the window starts there).
 
     Returns:
-        group -> {"ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "output_tokens_per_s"} arrays; the
-        last holds per-second output-token bins (`regression.throughput_bins`).
+        group -> {"ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "itl_ms_request_p50",
+        "output_tokens_per_s"} arrays: one value per successful request, except `itl_ms` (one
+        per token gap), `itl_ms_request_p50` (each request's median gap) and
+        `output_tokens_per_s` (per-second bins, `regression.throughput_bins`).
     """
     durations = dict(zip(summary["group"], summary["duration_s"], strict=True))
     out = {}
@@ -176,6 +178,8 @@ def request_samples(measured: pd.DataFrame, by: Sequence[str], summary: pd.DataF
             "ttft_ms": ok["ttft_ms"].to_numpy(float), "e2e_ms": ok["e2e_ms"].to_numpy(float),
             "tpot_ms": ok["tpot_ms"].dropna().to_numpy(float),
             "itl_ms": np.asarray([x for xs in ok["itl_ms"] for x in xs], dtype=float),
+            ITL_PER_REQUEST: np.asarray([np.median(xs) for xs in ok["itl_ms"] if len(xs)],
+                                        dtype=float),
             "output_tokens_per_s": throughput_bins(done_offset.to_numpy(float),
                                                    ok["output_tokens"].to_numpy(float),
                                                    durations[label])}
@@ -254,7 +258,8 @@ def _formula_sources() -> dict[str, Callable[..., Any]]:
         "Achieved rate": validity.achieved_rate_per_s,
         "Paired difference": paired.paired_difference,
         "Mann-Whitney U": stats.mann_whitney_u,
-        "Bootstrap quantile shift": stats.bootstrap_quantile_shift,
+        "Quantile shift test": stats.quantile_shift,
+        "Holm adjustment": stats.holm_adjust,
     }
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 CDF_TITLES = {"ttft_ms": "TTFT", "itl_ms": "ITL (per token)", "e2e_ms": "E2E",
               "tpot_ms": "TPOT"}
@@ -66,6 +67,8 @@ def latency_cdf_figure(cdfs: dict[str, pd.DataFrame]) -> Figure:
                ylim=(0, 1))
         if (cdf["value_ms"] > 0).all():
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return fig

@@ -30,10 +30,13 @@ class RunSpec:
     start_s: float = 1000.0
     seed: int = 7
     cached_fraction: float = 0.25
+    constant: bool = False  # constant arrivals: exactly rate x duration requests
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _arrivals(spec: RunSpec) -> np.ndarray:
+    if spec.constant:
+        return np.arange(round(spec.rate_per_s * spec.duration_s)) / spec.rate_per_s
     rng = np.random.default_rng(spec.seed)
     gaps = rng.exponential(1 / spec.rate_per_s, size=int(spec.rate_per_s * spec.duration_s * 2))
     offsets = np.cumsum(gaps)

@@ -59,12 +59,12 @@ def test_paired_comparisons_stay_within_each_rate_level():
     assert sorted(d.within for d in diffs) == ["rate_per_s=10", "rate_per_s=20"]
 
 
-def _lognormal(seed: int, n: int = 300, scale: float = 1.0) -> np.ndarray:
-    return np.random.default_rng(seed).lognormal(np.log(50), 0.35, n) * scale
+def _ttft(seed: int, n: int = 300, scale: float = 1.0) -> dict[str, np.ndarray]:
+    return {"ttft_ms": np.random.default_rng(seed).lognormal(np.log(50), 0.35, n) * scale}
 
 
 def test_judge_flags_a_candidate_twenty_percent_slower():
-    verdict = judge("random", _lognormal(1), _lognormal(2, scale=1.2), TTFT_P50, GateSettings())
+    verdict = judge("random", _ttft(1), _ttft(2, scale=1.2), TTFT_P50, GateSettings())
     assert verdict.regression
     assert verdict.p_value < 0.01
     assert verdict.change > 0.1
@@ -73,27 +73,42 @@ def test_judge_flags_a_candidate_twenty_percent_slower():
 def test_judge_passes_a_rerun_of_the_same_distribution():
     for seed in range(2, 12):
         for tolerance in (TTFT_P50, TTFT_P99):
-            verdict = judge("random", _lognormal(1), _lognormal(seed), tolerance, GateSettings())
+            verdict = judge("random", _ttft(1), _ttft(seed), tolerance, GateSettings())
             assert not verdict.regression, verdict
 
 
 def test_judge_ignores_a_significant_change_within_tolerance():
-    base, cand = _lognormal(1, n=20000), _lognormal(2, n=20000, scale=1.05)
-    verdict = judge("random", base, cand, TTFT_P50, GateSettings())
+    verdict = judge("random", _ttft(1, n=20000), _ttft(2, n=20000, scale=1.05), TTFT_P50,
+                    GateSettings())
     assert verdict.p_value < 1e-6
     assert not verdict.regression
 
 
 def test_judge_flags_a_throughput_drop_on_per_second_bins():
     rng = np.random.default_rng(4)
-    base, cand = rng.normal(1000, 30, 60), rng.normal(800, 30, 60)
+    base = {"output_tokens_per_s": rng.normal(1000, 30, 60)}
+    cand = {"output_tokens_per_s": rng.normal(800, 30, 60)}
     assert judge("random", base, cand, THROUGHPUT, GateSettings()).regression
     assert not judge("random", cand, base, THROUGHPUT, GateSettings()).regression
 
 
+def test_judge_tests_itl_on_one_value_per_request():
+    itl = next(t for t in DEFAULT_TOLERANCES if t.metric == "itl_ms_p50")
+    rng = np.random.default_rng(5)
+    # Three of four requests 15% slower: their 3000 gaps would look overwhelmingly
+    # "significant" if the test counted gaps, but four requests against four are weak evidence.
+    base = {"itl_ms": np.full(4000, 10.0), "itl_ms_request_p50": np.full(4, 10.0)}
+    cand = {"itl_ms": np.concatenate([rng.normal(10, 0.01, 1000), rng.normal(11.5, 0.01, 3000)]),
+            "itl_ms_request_p50": np.array([10.0, 11.5, 11.5, 11.5])}
+    verdict = judge("random", base, cand, itl, GateSettings())
+    assert verdict.change > itl.limit
+    assert verdict.p_value > 0.01
+    assert not verdict.regression
+
+
 def test_compare_samples_judges_groups_present_in_both_runs():
-    base = {"a": {"ttft_ms": _lognormal(1)}, "b": {"ttft_ms": _lognormal(3)}}
-    cand = {"a": {"ttft_ms": _lognormal(2)}}
+    base = {"a": _ttft(1), "b": _ttft(3)}
+    cand = {"a": _ttft(2)}
     verdicts = compare_samples(base, cand, [TTFT_P50])
     assert [(v.group, v.metric) for v in verdicts] == [("a", "ttft_ms_p50")]
 

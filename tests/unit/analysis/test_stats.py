@@ -15,8 +15,9 @@ from brixcheck.analysis.stats import (
     Alternative,
     average_ranks,
     bootstrap_mean_ci,
-    bootstrap_quantile_shift,
+    holm_adjust,
     mann_whitney_u,
+    quantile_shift,
 )
 
 NO_TIES = ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [4.5, 6.5, 8.5, 11, 12, 13, 14, 15])
@@ -69,10 +70,27 @@ def test_bootstrap_mean_ci_is_seeded_and_covers_the_mean():
     assert first.high - first.low == pytest.approx(2 * 1.96 * standard_error, rel=0.15)
 
 
-def test_bootstrap_quantile_shift_sees_a_slower_tail():
+def test_quantile_shift_sees_a_slower_tail():
     rng = np.random.default_rng(2)
     base = rng.lognormal(np.log(50), 0.3, 500)
-    shift = bootstrap_quantile_shift(base, base * 1.3, 0.99, n_resamples=500)
+    shift = quantile_shift(base, base * 1.3, 0.99, n_resamples=500)
     assert shift.change == pytest.approx(0.3)
     assert shift.low > 0.05
     assert shift.p_value < 0.01
+    assert quantile_shift(base * 1.3, base, 0.99, Alternative.LESS, n_resamples=500).p_value < 0.01
+
+
+def test_quantile_shift_permutation_test_holds_its_level():
+    rejections = 0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        shift = quantile_shift(rng.lognormal(0, 0.3, 60), rng.lognormal(0, 0.3, 60), 0.9,
+                               n_resamples=99, seed=seed)
+        rejections += shift.p_value <= 0.05
+    assert rejections <= 20  # 10 expected at the 5% level; a binomial 99.9% bound is 21
+
+
+def test_holm_adjust_matches_the_step_down_definition():
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm_adjust([]) == []
