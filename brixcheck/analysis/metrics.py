@@ -212,9 +212,9 @@ def pod_counts(group: pd.DataFrame, pods: Sequence[str] = ()) -> pd.DataFrame:
 def prefix_cache_hit_rate(group: pd.DataFrame) -> float:
     """Share of prompt tokens the engine served from its prefix cache.
 
-    Formula: hit rate = sum(`usage.prompt_tokens_details.cached_tokens`) / sum(
-    `usage.prompt_tokens`) over successful measured requests that reported both; NaN when none
-    reported cached tokens (the engine does not expose them).
+    Formula: hit rate = sum(`usage.prompt_tokens_details.cached_tokens`) /
+    sum(`usage.prompt_tokens`) over successful measured requests that reported both; NaN when
+    none reported cached tokens (the engine does not expose them).
 
     Args:
         group: measured rows of one group.

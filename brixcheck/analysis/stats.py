@@ -211,9 +211,9 @@ def quantile_shift(baseline: np.ndarray, candidate: np.ndarray, quantile: float,
     resampled changes. p-value (permutation test, one-sided): pool both samples, relabel them
     at random `n_resamples` times keeping the sample sizes, and p = (1 + #{relabelled change
     >= observed change}) / (n_resamples + 1) for "greater" (<= for "less"). The permutation
-    test holds its level exactly when both runs have the same distribution; the percentile
-    bootstrap's test does not for tail quantiles of small samples, whose resampled p99 takes
-    only a handful of distinct values.
+    test holds its level exactly when both runs have the same distribution; a percentile-
+    bootstrap test of a tail quantile of a small sample (whose resampled p99 takes only a
+    handful of distinct values) is conservative and loses power (benchmarks/gate_statistics.py).
 
     Args:
         baseline: baseline samples.
