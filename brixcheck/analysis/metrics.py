@@ -54,8 +54,9 @@ def latency_samples(group: pd.DataFrame, metric: str) -> np.ndarray:
     if metric == "itl_ms":
         lists = [np.asarray(x, dtype=float) for x in rows["itl_ms"]]
         return np.concatenate(lists) if lists else np.empty(0)
-    values = rows[metric].to_numpy(dtype=float)
-    return values[~np.isnan(values)]
+    values: np.ndarray = rows[metric].to_numpy(dtype=float)
+    kept: np.ndarray = values[~np.isnan(values)]
+    return kept
 
 
 def latency_percentiles(group: pd.DataFrame, metric: str,

@@ -231,7 +231,7 @@ def quantile_shift(baseline: np.ndarray, candidate: np.ndarray, quantile: float,
     rng = _rng(seed)
 
     def stat(a: np.ndarray) -> np.ndarray:
-        return np.quantile(a, quantile, axis=1)
+        return np.asarray(np.quantile(a, quantile, axis=1), dtype=float)
 
     changes = (bootstrap_replicates(cand, stat, rng, n_resamples)
                / bootstrap_replicates(base, stat, rng, n_resamples) - 1)

@@ -111,7 +111,8 @@ def analysis_config(result: BenchmarkResult) -> dict[str, Any]:
     Returns:
         Grouping, warm-up, SLO sets, schedule, validity bounds, pairing settings.
     """
-    return plain(asdict(result.options))
+    config: dict[str, Any] = plain(asdict(result.options))
+    return config
 
 
 def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]:
@@ -148,4 +149,4 @@ def summary_csv(result: BenchmarkResult) -> str:
     Returns:
         CSV text.
     """
-    return result.summary.to_csv(index=False)
+    return str(result.summary.to_csv(index=False))
