@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from brixcheck.analysis import frame as frame_module
-from brixcheck.analysis import window
+from brixcheck.analysis import metrics, paired, stats, window
+from brixcheck.analysis import validity as validity_module
 from brixcheck.analysis.distributions import group_label, latency_cdf, time_series
 from brixcheck.analysis.metrics import (
     DEFAULT_SLOS,
@@ -244,8 +245,6 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None) -> Benc
 
 
 def _formula_sources() -> dict[str, Callable[..., Any]]:
-    from brixcheck.analysis import metrics, paired, stats, validity
-
     return {
         "TTFT": frame_module.ttft_ms, "ITL": frame_module.per_token_gaps_ms,
         "TPOT": frame_module.tpot_ms, "E2E": frame_module.e2e_ms,
@@ -255,7 +254,7 @@ def _formula_sources() -> dict[str, Callable[..., Any]]:
         "Goodput": metrics.goodput, "Error rate": metrics.error_rate,
         "Per-pod counts": metrics.pod_counts, "Pod balance": metrics.balance_indices,
         "Prefix-cache hit rate": metrics.prefix_cache_hit_rate,
-        "Achieved rate": validity.achieved_rate_per_s,
+        "Achieved rate": validity_module.achieved_rate_per_s,
         "Paired difference": paired.paired_difference,
         "Mann-Whitney U": stats.mann_whitney_u,
         "Quantile shift test": stats.quantile_shift,

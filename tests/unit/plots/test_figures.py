@@ -60,3 +60,15 @@ def test_trend_figure_plots_one_point_per_run():
                           "ttft_ms_p50": [50.0, 51.0, 60.0]})
     ax = trend_figure(trend, ["ttft_ms_p50"]).axes[0]
     assert list(ax.get_lines()[0].get_ydata()) == [50.0, 51.0, 60.0]
+
+
+def test_sweep_curves_have_one_point_per_rate_level(bench_records):
+    from brixcheck.analysis import records_to_frame, summarize
+
+    frames = [records_to_frame(bench_records, labels={"rate_per_s": rate}).assign(
+        intended_s=lambda f, r=rate: f["intended_s"] + r * 10_000) for rate in (10, 20, 40)]
+    summary = summarize(pd.concat(frames), ["strategy", "rate_per_s"])
+    ax = goodput_rate_figure(summary, ["strict"]).axes[0]
+    assert {line.get_label(): list(line.get_xdata()) for line in ax.get_lines()} == {
+        "least-request": [10, 20, 40], "random": [10, 20, 40]}
+    assert len(latency_throughput_figure(summary).axes[0].get_lines()) == 2
