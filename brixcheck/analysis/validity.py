@@ -14,9 +14,9 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class ValidityBounds:
-    """The guards a run must stay within (scenario guards, docs/reports.md)."""
+    """The guards a run must stay within; same names as the scenario's `Guards`."""
 
-    min_rate_ratio: float = 0.95
+    min_achieved_fraction: float = 0.95
     max_send_lag_p99_ms: float = 10.0
     max_error_rate: float | None = None
 
@@ -62,9 +62,10 @@ def _row_reasons(row: pd.Series, schedule: Schedule, bounds: ValidityBounds,
     if schedule.rate_per_s:
         achieved = achieved_rate_per_s(row, schedule, warmup_s)
         ratio = achieved / schedule.rate_per_s
-        if math.isnan(ratio) or ratio < bounds.min_rate_ratio:
+        bound = bounds.min_achieved_fraction
+        if math.isnan(ratio) or ratio < bound:
             reasons.append(f"achieved {achieved:.2f} req/s is {ratio:.0%} of the scheduled "
-                           f"{schedule.rate_per_s:g} req/s (bound >= {bounds.min_rate_ratio:.0%})")
+                           f"{schedule.rate_per_s:g} req/s (bound >= {bound:.0%})")
     lag = row["send_lag_ms_p99"]
     if not math.isnan(lag) and lag > bounds.max_send_lag_p99_ms:
         reasons.append(f"send lag p99 {lag:.2f} ms exceeds {bounds.max_send_lag_p99_ms:g} ms")

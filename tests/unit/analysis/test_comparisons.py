@@ -125,7 +125,8 @@ def _summary(rate_scale: float = 1.0, lag_ms: float = 0.3) -> pd.DataFrame:
 
 
 def test_validity_passes_a_run_that_kept_its_schedule():
-    validity = check_validity(_summary(), Schedule(20, 15), ValidityBounds(min_rate_ratio=0.85))
+    validity = check_validity(_summary(), Schedule(20, 15),
+                              ValidityBounds(min_achieved_fraction=0.85))
     assert validity.valid, validity.reasons
 
 
@@ -157,7 +158,7 @@ def test_analyze_marks_a_run_without_requests_invalid():
 
 def test_analyze_bundles_everything_for_a_report(bench_frame: pd.DataFrame):
     result = analyze(bench_frame, AnalysisOptions(warmup_s=2.0, schedule=Schedule(20, 15),
-                                                  bounds=ValidityBounds(min_rate_ratio=0.85)))
+                                                  bounds=ValidityBounds(min_achieved_fraction=0.85)))
     assert result.validity.valid, result.validity.reasons
     assert set(result.cdfs) == {"ttft_ms", "itl_ms", "e2e_ms"}
     assert set(result.samples) == {"least-request", "random"}

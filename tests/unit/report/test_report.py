@@ -29,7 +29,7 @@ ENVIRONMENT = {"target": "twin", "gpuProduct": "NVIDIA-GeForce-RTX-4060", "drive
                "engineImage": "brixcheck-emulator", "engineVersion": "0.1.0", "model": "m",
                "aibrixVersion": "v0.5.0", "scenario": "streaming-chat"}
 OPTIONS = AnalysisOptions(warmup_s=2.0, schedule=Schedule(20, 15),
-                          bounds=ValidityBounds(min_rate_ratio=0.85))
+                          bounds=ValidityBounds(min_achieved_fraction=0.85))
 SKELETON = ["Environment", "Summary", "Strategy comparison (paired by request)", "Figures",
             "Errors", "Per-pod balance", "Run configuration", "Metric formulas"]
 
