@@ -39,7 +39,24 @@ def _parser() -> argparse.ArgumentParser:
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer", help=argparse.SUPPRESS)
     backer.add_argument("--time-factor", type=float, default=0.1)
+    _compare_parser(commands)
     return parser
+
+
+def _compare_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = commands.add_parser(
+        "compare", help="nightly gate: flag significant regressions between two stored runs",
+        description="Exit 1 when a metric of the candidate is significantly worse than the "
+                    "baseline (one-sided test at --alpha) by more than its tolerance, else 0.")
+    compare.add_argument("--db", required=True, help="results history (SQLite path)")
+    compare.add_argument("--baseline", default="latest-before",
+                         help="run id, or latest-before (newest earlier VALID run, same "
+                              "environment fingerprint)")
+    compare.add_argument("--candidate", default="latest", help="run id, or latest")
+    compare.add_argument("--alpha", type=float, default=0.01, help="significance level")
+    compare.add_argument("--tolerance", action="append", default=[], metavar="METRIC=PCT",
+                         help="override a tolerance, e.g. ttft_ms_p99=15 (repeatable)")
+    compare.add_argument("--trend", metavar="PNG", help="also draw the metrics across runs")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
                              getattr(ns, "time_factor", 0.1))
+        if ns.command == "compare":
+            from brixcheck.history.cli import main_compare
+
+            return main_compare(ns)
     except BrixcheckError as exc:
         if ns.debug:
             raise
