@@ -23,7 +23,7 @@ conformance: $(STAMP) twin-deps  ## the main job: pytest suites/conformance (twi
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo
 
-test: $(STAMP) twin-deps twin-metadata  ## ruff and every self-test, twin included (builds the twin on first use)
+test: $(STAMP) twin-deps twin-metadata browser-deps  ## ruff and every self-test, twin included (builds the twin on first use)
 	$(BIN)/ruff check .
 	$(BIN)/brixcheck twin build
 	$(BIN)/pytest
@@ -43,7 +43,7 @@ clean:  ## remove the virtual environment and caches
 
 # Twin prerequisites. Debian packages cannot come from pyproject; these targets need root for apt.
 TWIN_DEBS := redis-server etcd-server
-.PHONY: twin-deps twin-metadata
+.PHONY: twin-deps twin-metadata browser-deps
 
 twin-deps:  ## install the twin's Debian packages (redis-server, etcd-server); apt-get update only if needed
 	@missing=$$(for p in $(TWIN_DEBS); do \
@@ -51,6 +51,11 @@ twin-deps:  ## install the twin's Debian packages (redis-server, etcd-server); a
 	if [ -z "$$missing" ]; then echo "twin-deps: $(TWIN_DEBS) already installed"; exit 0; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get install -y $$missing || { apt-get update && apt-get install -y $$missing; }
+
+browser-deps:  ## headless Chromium, which the report test opens the HTML report in; needs root
+	@command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium || \
+	  { apt-get update && apt-get install -y --no-install-recommends chromium; }; }
 
 twin-metadata: $(STAMP)  ## create the aibrix==0.5.0 venv the twin's metadata service runs from
 	$(BIN)/python -m brixcheck.twin.services install-metadata

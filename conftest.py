@@ -19,5 +19,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model-ready-timeout", type=float, default=None,
                     help="seconds to wait for the model pod to be Ready (default 600, scaled "
                          "by the twin's time factor)")
+    group.addoption("--history-db", default="reports/history.sqlite",
+                    help="results history (SQLite path) that benchmark runs are stored in")
     group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
                     help="model Deployment (+ Service) the suite deploys and checks")

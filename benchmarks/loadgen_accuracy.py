@@ -11,7 +11,8 @@ intended emit time (CLOCK_MONOTONIC), so each request's measurement error is kno
 The TTFT error therefore includes the generator's send lag, loopback transit and read lag: all
 of what a user of the numbers would be misled by. Rates rise until p99 TTFT error passes 5 ms or
 the achieved rate falls under 95% of the target; the highest passing rate per generator core
-is the capacity figure. Usage: python benchmarks/loadgen_accuracy.py [--rates 25,50,100,...]
+is the capacity figure. Requests scheduled in the first second (connection set-up) are
+excluded. Usage: python benchmarks/loadgen_accuracy.py [--rates 25,50,100,...]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,18 +35,20 @@ from engine_throughput import free_port, percentile  # noqa: E402
 
 from brixcheck.load.records import read_records  # noqa: E402
 
+WORK = Path(tempfile.mkdtemp(prefix="brixcheck-loadgen-"))
 HOST = "127.0.4.1"
 MODEL = "deepseek-r1-qwen-1b5"
 TTFT_BOUND_MS = 5.0
+WARMUP_S = 1.0  # connections are opened during the first second; not measured
 RATE_BOUND = 0.95
 
 
 def start_engine(port: int) -> subprocess.Popen[bytes]:
     args = ["--model", MODEL, "--port", str(port), "--emu-profile", "h100-80gb",
             "--emu-load-time-factor", "0", "--max-model-len", "4096", "--max-num-seqs", "1024"]
-    spec = Path("/tmp/brixcheck-loadgen-spec.json")
+    spec = WORK / "spec.json"
     spec.write_text(json.dumps({"e": {"host": HOST, "args": args,
-                                      "log": "/tmp/brixcheck-loadgen-engine.log"}}))
+                                      "log": str(WORK / "engine.log")}}))
     return subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "brixcheck.cli",
                              "engine", "host", "--control", f"127.0.0.1:{free_port()}",
                              "--spec", str(spec)], stdout=subprocess.DEVNULL)
@@ -94,11 +98,13 @@ def errors_ms(records: list[dict]) -> tuple[list[float], list[float], list[float
 
 
 def measure(port: int, rate: float, duration: float) -> dict[str, float]:
-    out = Path(f"/tmp/brixcheck-loadgen-{int(rate)}")
+    out = WORK / f"records-{int(rate)}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cpu = run_locust(port, rate, duration, out)
     records = [r for f in out.glob("*.jsonl") for r in read_records(f)]
-    ttft, itl, lag = errors_ms(records)
+    start = min((r["intended_s"] for r in records), default=0.0)
+    measured = [r for r in records if r["intended_s"] >= start + WARMUP_S]
+    ttft, itl, lag = errors_ms(measured)
     ok = [r for r in records if r["status"] == 200 and not r["error"]]
     events = sum(len(r["token_times_s"]) for r in ok)
     return {"rate": rate, "achieved_rps": len(ok) / duration, "events_per_s": events / duration,

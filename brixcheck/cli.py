@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--control", default="127.0.0.1:7070", help="control API host:port")
     host.add_argument("--spec", help='JSON {"name": {"args": [...], "host": ..., "log": ...}}')
     engine_cmds.add_parser("demo", help="two engines on loopback, one streamed request")
+    commands.add_parser("bench", help="run the benchmark scenarios (pytest suites/benchmark); "
+                                      "further arguments go to pytest")
     twin = commands.add_parser("twin", help="the hardware-free cluster twin")
     twin_cmds = twin.add_subparsers(dest="twin_command", required=True)
     twin_cmds.add_parser("build", help="build the upstream programs (cached by version)")
@@ -37,21 +39,48 @@ def _parser() -> argparse.ArgumentParser:
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer", help=argparse.SUPPRESS)
     backer.add_argument("--time-factor", type=float, default=0.1)
-    scenario = twin_cmds.add_parser("scenario", help="turn a troubleshooting case on or off")
+    _scenario_parser(twin_cmds)
+    _compare_parser(commands)
+    _doctor_parser(commands)
+    return parser
+
+
+def _scenario_parser(twin_cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    scenario = twin_cmds.add_parser("scenario", help="turn a troubleshooting case on or off "
+                                                     "(`brixcheck twin scenario list`)")
     scenario.add_argument("scenario", help="scenario name, or `list`")
     scenario.add_argument("state", nargs="?", choices=("on", "off"), help="on or off")
+
+
+def _doctor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = commands.add_parser("doctor", help="diagnose the cluster: causes and remedies")
     doctor.add_argument("--kubeconfig", help="cluster to check (default: $KUBECONFIG, else "
                         "the twin's, /etc/rancher/k3s/k3s.yaml or ~/.kube/config)")
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
-    return parser
+
+
+def _compare_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = commands.add_parser(
+        "compare", help="nightly gate: flag significant regressions between two stored runs",
+        description="Exit 1 when a metric of the candidate is significantly worse than the "
+                    "baseline (one-sided test at --alpha) by more than its tolerance, else 0.")
+    compare.add_argument("--db", required=True, help="results history (SQLite path)")
+    compare.add_argument("--baseline", default="latest-before",
+                         help="run id, or latest-before (newest earlier VALID run, same "
+                              "environment fingerprint)")
+    compare.add_argument("--candidate", default="latest", help="run id, or latest")
+    compare.add_argument("--alpha", type=float, default=0.01, help="significance level")
+    compare.add_argument("--tolerance", action="append", default=[], metavar="METRIC=PCT",
+                         help="override a tolerance, e.g. ttft_ms_p99=15 (repeatable)")
+    compare.add_argument("--trend", metavar="PNG", help="also draw the metrics across runs")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
     ns, extra = parser.parse_known_args(argv)
-    if extra and not (ns.command == "engine" and ns.engine_command == "run"):
+    passthrough = ns.command == "bench" or (ns.command == "engine" and ns.engine_command == "run")
+    if extra and not passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if ns.command == "engine":
@@ -60,19 +89,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return main_engine(ns.engine_command, extra,
                                getattr(ns, "log", None), getattr(ns, "control", ""),
                                getattr(ns, "spec", None))
-        if ns.command == "doctor":
-            from brixcheck.doctor.cli import main_doctor
+        if ns.command == "bench":
+            import subprocess
 
-            return main_doctor(ns.kubeconfig, ns.json)
-        if ns.command == "twin" and ns.twin_command == "scenario":
-            from brixcheck.twin.cli import main_scenario
-
-            return main_scenario(ns.scenario, ns.state)
+            return subprocess.call([sys.executable, "-m", "pytest", "suites/benchmark", *extra])
         if ns.command == "twin":
             from brixcheck.twin.cli import main_twin
 
             return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
-                             getattr(ns, "time_factor", 0.1))
+                             getattr(ns, "time_factor", 0.1), getattr(ns, "scenario", ""),
+                             getattr(ns, "state", None))
+        if ns.command == "compare":
+            from brixcheck.history.cli import main_compare
+
+            return main_compare(ns)
+        if ns.command == "doctor":
+            from brixcheck.doctor.cli import main_doctor
+
+            return main_doctor(ns.kubeconfig, ns.json)
     except BrixcheckError as exc:
         if ns.debug:
             raise

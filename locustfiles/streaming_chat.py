@@ -50,6 +50,11 @@ def _options(parser) -> None:
     group.add_argument("--bc-ground-truth", action="store_true",
                        help="ask the engine emulator for its own timings")
     group.add_argument("--bc-seed", type=int, default=0)
+    group.add_argument("--bc-prefix-groups", type=int, default=0,
+                       help="requests share one of N prompt prefixes (0: none)")
+    group.add_argument("--bc-prefix-words", type=int, default=0, help="words per shared prefix")
+    group.add_argument("--bc-header", action="append", default=[],
+                       help="extra request header NAME=VALUE (repeatable)")
 
 
 def _worker_index(environment: Environment) -> int:
@@ -75,8 +80,11 @@ class _StreamingUser(User):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.workload = ChatWorkload(options.bc_model, options.bc_prompt_words,
-                                     options.bc_output_tokens, options.bc_seed)
+                                     options.bc_output_tokens, options.bc_seed,
+                                     prefix_groups=options.bc_prefix_groups,
+                                     prefix_words=options.bc_prefix_words)
         self.headers = {"content-type": "application/json"}
+        self.headers.update(h.split("=", 1) for h in options.bc_header)
         if options.bc_strategy:
             self.headers["routing-strategy"] = options.bc_strategy
         if options.bc_ground_truth:
@@ -123,6 +131,9 @@ class OpenLoopUser(_StreamingUser):
             pool.spawn(self.send, index, intended)
             gevent.sleep(0)  # let the new request go out now, not after the next wait
         pool.join()
+        if options.bc_workers == 1:
+            # The schedule is the test: end the run now instead of idling until --run-time.
+            gevent.spawn(self.environment.runner.quit)
 
 
 class ClosedLoopUser(_StreamingUser):

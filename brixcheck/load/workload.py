@@ -23,11 +23,22 @@ class ChatWorkload:
     output_tokens: int
     seed: int = 0
     continuous_usage: bool = True
+    prefix_groups: int = 0
+    prefix_words: int = 0
+
+    def prompt(self, index: int) -> str:
+        """Request `index`'s prompt: its group's shared prefix (if any) then its own words."""
+        rng = random.Random(self.seed * 1_000_003 + index)
+        words = [rng.choice(_WORDS) for _ in range(self.prompt_words)]
+        if self.prefix_groups and self.prefix_words:
+            group = random.Random(self.seed * 7_919 + index % self.prefix_groups)
+            words = [f"g{index % self.prefix_groups}"] + \
+                [group.choice(_WORDS) for _ in range(self.prefix_words)] + words
+        return " ".join(words)
 
     def body(self, index: int) -> bytes:
         """The JSON body of request `index` (deterministic)."""
-        rng = random.Random(self.seed * 1_000_003 + index)
-        prompt = " ".join(rng.choice(_WORDS) for _ in range(self.prompt_words))
+        prompt = self.prompt(index)
         return json.dumps({
             "model": self.model, "stream": True, "max_tokens": self.output_tokens,
             "ignore_eos": True, "messages": [{"role": "user", "content": prompt}],

@@ -40,8 +40,11 @@ async def _backer(time_factor: float) -> int:
     return 0
 
 
-def main_twin(command: str, nodes: str, time_factor: float) -> int:
+def main_twin(command: str, nodes: str, time_factor: float, scenario: str = "",
+              state: str | None = None) -> int:
     """Dispatch `brixcheck twin COMMAND`."""
+    if command == "scenario":
+        return main_scenario(scenario, state)
     if command == "build":
         return build_main([])
     if command == "up":

@@ -1,0 +1,1 @@
+"""Benchmark scenarios (declared as YAML data) and how one is run with Locust per strategy."""

@@ -1,0 +1,72 @@
+"""Runs one scenario for one strategy: Locust headless as a subprocess, records on disk.
+
+pytest never imports Locust (it patches the process with gevent); it drives it as a process.
+The generator's CPU time is measured from the child's resource usage, so a run whose generator
+saturated a core can be reported as such.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from brixcheck.bench.scenario import Scenario
+from brixcheck.errors import BrixcheckError
+
+REPO = Path(__file__).resolve().parents[2]
+LOCUSTFILE = REPO / "locustfiles" / "streaming_chat.py"
+DRAIN_S = 30
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where one run's records are, and what the generator cost."""
+
+    scenario: str
+    strategy: str
+    repeat: int
+    records: Path
+    generator_cpu_s: float
+    returncode: int
+
+
+def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
+                   headers: dict[str, str]) -> list[str]:
+    """The Locust command line for one run."""
+    work, load = scenario.workload, scenario.load
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+           "--only-summary", "-H", host, "--bc-scenario", scenario.id, "--bc-model", work.model,
+           "--bc-prompt-words", str(work.prompt_words), "--bc-output-tokens",
+           str(work.output_tokens), "--bc-seed", str(work.seed), "--bc-prefix-groups",
+           str(work.prefix_groups), "--bc-prefix-words", str(work.prefix_words),
+           "--bc-records", str(records), "--run-time", f"{int(load.duration_s + DRAIN_S)}s",
+           "--stop-timeout", str(DRAIN_S)]
+    if strategy != "baseline":
+        cmd += ["--bc-strategy", strategy]
+    cmd += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
+    if load.mode == "open":
+        return [*cmd, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
+                "--bc-duration", str(load.duration_s), "OpenLoopUser"]
+    return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
+
+
+def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
+             headers: dict[str, str] | None = None) -> RunResult:
+    """Run the scenario once for a strategy; records go under `out`."""
+    records = out / f"{scenario.id}" / f"{strategy}-r{repeat}"
+    records.mkdir(parents=True, exist_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        done = subprocess.run(locust_command(scenario, strategy, host, records, headers or {}),
+                              capture_output=True, text=True, check=False,
+                              timeout=scenario.load.duration_s + 2 * DRAIN_S + 30)
+    except subprocess.TimeoutExpired:
+        raise BrixcheckError(f"Locust did not finish scenario {scenario.id} ({strategy})",
+                             "the target may hang; partial records are kept in "
+                             f"{records}") from None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return RunResult(scenario.id, strategy, repeat, records, cpu, done.returncode)

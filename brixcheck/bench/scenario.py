@@ -1,0 +1,92 @@
+"""Benchmark scenarios as strict data: adding one is a YAML file, not Python.
+
+Unknown keys are errors (a renamed key must not silently stop working), every field says what
+it means, and a bad file is reported with the field path and the rule it broke.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from brixcheck.errors import BrixcheckError
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "suites" / "benchmark" / "scenarios"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Workload(_Strict):
+    """What each request asks for."""
+
+    model: str = Field(description="model name requests use (the model.aibrix.ai/name value)")
+    prompt_words: int = Field(100, gt=0, description="words per prompt")
+    output_tokens: int = Field(64, gt=0, description="tokens generated per request (ignore_eos)")
+    seed: int = Field(0, description="seed of prompts and arrivals")
+    prefix_groups: int = Field(0, ge=0, description="requests share one of N prompt prefixes")
+    prefix_words: int = Field(0, ge=0, description="words in each shared prefix")
+
+
+class Load(_Strict):
+    """How requests arrive: an open-loop rate or closed-loop users."""
+
+    mode: Literal["open", "closed"] = Field("open", description="open loop or closed loop")
+    arrival: Literal["poisson", "constant"] = Field("poisson", description="open-loop spacing")
+    rate_per_s: float | None = Field(None, gt=0, description="open-loop requests per second")
+    users: int | None = Field(None, gt=0, description="closed-loop concurrent users")
+    duration_s: float = Field(30, gt=0, description="length of the measured schedule")
+    warmup_s: float = Field(3, ge=0, description="requests intended before this are excluded")
+
+    @model_validator(mode="after")
+    def _one_of_rate_or_users(self) -> Load:
+        if self.mode == "open" and self.rate_per_s is None:
+            raise ValueError("open-loop load needs rate_per_s")
+        if self.mode == "closed" and self.users is None:
+            raise ValueError("closed-loop load needs users")
+        return self
+
+
+class Guards(_Strict):
+    """Bounds past which a run is reported invalid, not slow."""
+
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="failed request fraction")
+    max_send_lag_p99_ms: float = Field(10, gt=0, description="generator send lag p99")
+    min_achieved_fraction: float = Field(0.95, gt=0, le=1, description="achieved/scheduled rate")
+
+
+class Scenario(_Strict):
+    """One benchmark scenario."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="stable kebab-case id")
+    description: str = Field(description="one sentence: what this measures")
+    strategies: list[str] = Field(min_length=1, description="routing-strategy values; "
+                                  "'baseline' = the model's plain Service, no strategy header")
+    workload: Workload
+    load: Load
+    repeats: int = Field(1, ge=1, description="runs per strategy, interleaved")
+    guards: Guards = Guards()
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; a bad one is one clear error naming the field."""
+    try:
+        return Scenario.model_validate(yaml.safe_load(path.read_text()))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BrixcheckError(f"scenario {path.name}: {where}: {first['msg']}",
+                             "fix the file; suites/benchmark/scenarios/*.yaml show the form") \
+            from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise BrixcheckError(f"scenario {path} cannot be read: {exc}",
+                             "check the path and the YAML syntax") from None
+
+
+def discover(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+    """Every scenario file in the directory, by name."""
+    return [load_scenario(p) for p in sorted(directory.glob("*.yaml"))]

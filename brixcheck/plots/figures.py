@@ -1,0 +1,213 @@
+"""The report's figures. Each takes summaries (frames from `brixcheck.analysis`) and draws.
+
+Figures are built with `matplotlib.figure.Figure` and attached to the Agg canvas explicitly,
+so no pyplot, no global backend switch and no display are involved, and figures are
+garbage-collected normally.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+CDF_TITLES = {"ttft_ms": "TTFT", "itl_ms": "ITL (per token)", "e2e_ms": "E2E",
+              "tpot_ms": "TPOT"}
+
+
+def _figure(rows: int, cols: int, width: float = 5.0, height: float = 3.6) -> Figure:
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _empty(ax: Axes, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes.
+
+    Args:
+        fig: the figure.
+        dpi: resolution.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def latency_cdf_figure(cdfs: dict[str, pd.DataFrame]) -> Figure:
+    """Latency CDFs, one panel per metric, one line per group.
+
+    Args:
+        cdfs: metric -> frame with `group`, `quantile`, `value_ms` (`analysis.latency_cdf`).
+
+    Returns:
+        The figure.
+    """
+    fig = _figure(1, max(1, len(cdfs)))
+    for ax, (metric, cdf) in zip(fig.subplots(1, max(1, len(cdfs)), squeeze=False)[0],
+                                 cdfs.items(), strict=False):
+        if cdf.empty:
+            _empty(ax, "samples")
+            continue
+        for group, rows in cdf.groupby("group", sort=True):
+            ax.plot(rows["value_ms"], rows["quantile"], label=str(group))
+        ax.set(title=CDF_TITLES.get(metric, metric), xlabel="ms", ylabel="fraction of samples",
+               ylim=(0, 1))
+        low, high = cdf["value_ms"].min(), cdf["value_ms"].max()
+        if low > 0 and high / low > 10:  # log only where the samples span a decade
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return fig
+
+
+def _curves(ax: Axes, summary: pd.DataFrame, x: str, y: str, series: str) -> None:
+    for name, rows in summary.sort_values(x).groupby(series, sort=True):
+        ax.plot(rows[x], rows[y], marker="o", label=str(name))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+
+
+def latency_throughput_figure(summary: pd.DataFrame, x: str = "output_tokens_per_s",
+                              metrics: Sequence[str] = ("ttft_ms_p50", "ttft_ms_p99",
+                                                        "e2e_ms_p50"),
+                              series: str = "strategy") -> Figure:
+    """Latency against achieved throughput, one point per rate level, one curve per strategy.
+
+    Args:
+        summary: `analysis.summarize` rows (one per strategy and rate level).
+        x: throughput column.
+        metrics: latency columns, one panel each.
+        series: the column that makes one curve.
+
+    Returns:
+        The figure.
+    """
+    fig = _figure(1, len(metrics))
+    for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
+        if summary.empty:
+            _empty(ax, "summary")
+            continue
+        _curves(ax, summary, x, metric, series)
+        ax.set(title=f"{metric} vs {x}", xlabel=x, ylabel=metric)
+    return fig
+
+
+def goodput_rate_figure(summary: pd.DataFrame, slos: Sequence[str], x: str = "rate_per_s",
+                        series: str = "strategy") -> Figure:
+    """Goodput fraction against offered rate, one panel per SLO set, one curve per strategy.
+
+    Args:
+        summary: `analysis.summarize` rows.
+        slos: SLO set names (columns `goodput_<name>_fraction`).
+        x: the offered-rate column (falls back to `requests_per_s` when absent).
+        series: the column that makes one curve.
+
+    Returns:
+        The figure.
+    """
+    x = x if x in summary.columns else "requests_per_s"
+    fig = _figure(1, max(1, len(slos)))
+    for ax, slo in zip(fig.subplots(1, max(1, len(slos)), squeeze=False)[0], slos, strict=False):
+        if summary.empty:
+            _empty(ax, "summary")
+            continue
+        _curves(ax, summary, x, f"goodput_{slo}_fraction", series)
+        ax.set(title=f"goodput ({slo})", xlabel=x, ylabel="fraction meeting SLOs",
+               ylim=(0, 1.05))
+    return fig
+
+
+def pod_heatmap_figure(matrix: pd.DataFrame, title: str = "request share per pod") -> Figure:
+    """Heatmap of groups (rows) x pods (columns), cells annotated.
+
+    Args:
+        matrix: `analysis.pod_share_matrix` output.
+        title: the figure title.
+
+    Returns:
+        The figure.
+    """
+    fig = _figure(1, 1, width=max(5.0, 1.2 * len(matrix.columns) + 3),
+                  height=max(2.5, 0.6 * len(matrix.index) + 1.5))
+    ax = fig.subplots()
+    if matrix.empty:
+        _empty(ax, "pods")
+        return fig
+    image = ax.imshow(matrix.to_numpy(float), cmap="viridis", aspect="auto", vmin=0)
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=30,
+                  ha="right")
+    ax.set_yticks(range(len(matrix.index)), [str(i) for i in matrix.index])
+    for (row, col), value in pd.DataFrame(matrix.to_numpy(float)).stack().items():
+        ax.text(col, row, f"{value:.2f}", ha="center", va="center", color="w", fontsize="small")
+    fig.colorbar(image, ax=ax)
+    ax.set_title(title)
+    return fig
+
+
+def time_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
+    """Requests in flight and output tokens/s over time, one line per group.
+
+    Args:
+        series: `analysis.time_series` output.
+        warmup_s: where the warm-up ends (a dashed line).
+
+    Returns:
+        The figure.
+    """
+    fig = _figure(2, 1, width=9.0, height=2.8)
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, column, label in zip(axes, ("in_flight", "output_tokens_per_s"),
+                                 ("requests in flight", "output tokens/s"), strict=True):
+        if series.empty:
+            _empty(ax, "data")
+            continue
+        for group, rows in series.groupby("group", sort=True):
+            ax.plot(rows["t_s"], rows[column], label=str(group), drawstyle="steps-post")
+        if warmup_s:
+            ax.axvline(warmup_s, linestyle="--", color="grey", label="end of warm-up")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[-1].set_xlabel("seconds since start")
+    return fig
+
+
+def trend_figure(trend: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    """Metrics across nights: one panel per metric, one line per group, one point per run.
+
+    Args:
+        trend: rows with `started_at` (datetime), `run_id`, `group` and the metric columns.
+        metrics: the columns to draw.
+
+    Returns:
+        The figure.
+    """
+    fig = _figure(len(metrics), 1, width=9.0, height=2.6)
+    for ax, metric in zip(fig.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics,
+                          strict=True):
+        if trend.empty or metric not in trend.columns:
+            _empty(ax, metric)
+            continue
+        for group, rows in trend.sort_values("started_at").groupby("group", sort=True):
+            ax.plot(rows["started_at"], rows[metric], marker="o", label=str(group))
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.autofmt_xdate()
+    return fig

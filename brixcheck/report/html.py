@@ -1,0 +1,144 @@
+"""The self-contained HTML report: one file, figures inlined as base64 PNG, no external assets.
+
+Renders a `brixcheck.benchmark/v1alpha1` document plus figures; it adds no numbers of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}
+h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left} th{background:#f3f3f3}
+.banner{padding:1rem;font-size:1.2rem;font-weight:bold;border-radius:4px;margin:1rem 0}
+.banner.INVALID{background:#c62828;color:#fff} .banner.PARTIAL{background:#f9a825;color:#000}
+.banner.VALID{background:#2e7d32;color:#fff}
+figure{margin:1rem 0} figure img{max-width:100%;border:1px solid #eee}
+pre{background:#f6f6f6;padding:.75rem;overflow:auto;font-size:.8rem}
+dt{font-weight:bold;margin-top:.5rem} dd{margin-left:1rem}
+"""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return escape("; ".join(map(str, value)))
+    return escape(str(value))
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
+          table_id: str = "") -> str:
+    """An HTML table of rows (dicts), one column per key.
+
+    Args:
+        rows: the rows.
+        columns: which keys, in order (default: the first row's keys).
+        table_id: the table's id attribute.
+
+    Returns:
+        HTML; a paragraph saying "none" when there are no rows.
+    """
+    if not rows:
+        return "<p>none</p>"
+    columns = list(columns or rows[0].keys())
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def transposed_table(rows: Sequence[Mapping[str, Any]], label: str = "group",
+                     table_id: str = "") -> str:
+    """Metrics as rows and groups as columns (readable with many metrics).
+
+    Args:
+        rows: one dict per group.
+        label: the key naming each group.
+        table_id: the table's id attribute.
+
+    Returns:
+        HTML.
+    """
+    if not rows:
+        return "<p>none</p>"
+    metrics = [k for k in rows[0] if k != label]
+    flipped = [{"metric": m, **{str(r[label]): r.get(m) for r in rows}} for m in metrics]
+    return table(flipped, ["metric", *[str(r[label]) for r in rows]], table_id)
+
+
+def image(title: str, png: bytes) -> str:
+    """A figure with the PNG inlined as a base64 data URI.
+
+    Args:
+        title: the caption.
+        png: PNG bytes.
+
+    Returns:
+        HTML.
+    """
+    data = base64.b64encode(png).decode()
+    return (f'<figure><img alt="{escape(title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(title)}</figcaption></figure>")
+
+
+def _banner(doc: Mapping[str, Any]) -> str:
+    status = doc["status"]
+    if status == "VALID":
+        return '<div class="banner VALID">VALID run</div>'
+    reasons = list(doc["validity"]["reasons"])
+    if doc["partial"]["partial"]:
+        reasons.append(f"partial: {doc['partial']['reason']}")
+    items = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+    return (f'<div class="banner {escape(status)}" id="status-banner">{escape(status)} run: '
+            f"do not compare its numbers as a normal run<ul>{items}</ul></div>")
+
+
+def _formulas(formulas: Mapping[str, str]) -> str:
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in formulas.items())
+    return f"<dl>{items}</dl>"
+
+
+def render_html(doc: Mapping[str, Any], figures: Sequence[tuple[str, bytes]]) -> str:
+    """The whole report page.
+
+    Args:
+        doc: the benchmark document (`document.benchmark_document`).
+        figures: (caption, PNG bytes) pairs, in display order.
+
+    Returns:
+        One self-contained HTML page.
+    """
+    env = [{"key": k, "value": v} for k, v in doc["environment"].items()]
+    env.append({"key": "fingerprint", "value": doc["fingerprint"]})
+    comparisons = "".join(f"<li>{escape(c['statement'])}</li>" for c in doc["comparisons"])
+    sections = [
+        f"<h1>brixcheck benchmark {escape(doc['runId'])}</h1>",
+        f"<p>started {escape(doc['startedAt'])} · generated {escape(doc['generatedAt'])} · "
+        f"schema {escape(doc['schemaVersion'])} · brixcheck {escape(doc['tool']['version'])}</p>",
+        _banner(doc),
+        "<h2>Environment</h2>", table(env, ["key", "value"], "environment"),
+        "<h2>Summary</h2>", transposed_table(doc["summary"], table_id="summary"),
+        "<h2>Strategy comparison (paired by request)</h2>",
+        f"<ul id=\"comparisons\">{comparisons or '<li>none</li>'}</ul>",
+        "<h2>Figures</h2>", *[image(title, png) for title, png in figures],
+        "<h2>Errors</h2>", table(doc["errors"], table_id="errors"),
+        "<h2>Per-pod balance</h2>", table(doc["pods"], table_id="pods"),
+        "<h2>Run configuration</h2>",
+        f"<pre>{escape(json.dumps(doc['config'], indent=2))}</pre>",
+        "<h2>Metric formulas</h2>", _formulas(doc["formulas"]),
+    ]
+    body = "\n".join(sections)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>brixcheck benchmark {escape(doc['runId'])} ({escape(doc['status'])})</title>"
+            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

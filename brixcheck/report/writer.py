@@ -1,0 +1,80 @@
+"""Write a run's report files: JSON, CSV, HTML and the strategy comparison in Markdown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from brixcheck.analysis import BenchmarkResult, pod_share_matrix
+from brixcheck.plots import (
+    figure_png,
+    goodput_rate_figure,
+    latency_cdf_figure,
+    latency_throughput_figure,
+    pod_heatmap_figure,
+    time_series_figure,
+)
+from brixcheck.report.comparison import comparison_markdown
+from brixcheck.report.document import RunInfo, benchmark_document, summary_csv
+from brixcheck.report.html import render_html
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """The files one report consists of."""
+
+    json: Path
+    csv: Path
+    html: Path
+    comparison: Path
+
+
+def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
+    """The report's figures as (caption, PNG bytes), drawn from the result's summaries.
+
+    Args:
+        result: the analysis.
+
+    Returns:
+        Latency CDFs, latency vs throughput, goodput vs rate, pod heatmap, time series.
+    """
+    options = result.options
+    series = "strategy" if "strategy" in result.summary.columns else "group"
+    return [
+        ("Latency CDFs per strategy (TTFT, ITL, E2E)", figure_png(latency_cdf_figure(
+            result.cdfs))),
+        ("Latency vs throughput across rate levels", figure_png(latency_throughput_figure(
+            result.summary, series=series))),
+        ("Goodput vs offered rate", figure_png(goodput_rate_figure(
+            result.summary, [s.name for s in options.slos], series=series))),
+        ("Request share per pod (strategy x pod)", figure_png(pod_heatmap_figure(
+            pod_share_matrix(result.pods)))),
+        ("Requests in flight and output tokens/s over time", figure_png(time_series_figure(
+            result.series, options.warmup_s))),
+    ]
+
+
+def write_benchmark_report(result: BenchmarkResult, info: RunInfo, out_dir: Path) -> ReportPaths:
+    """Write `benchmark-<run id>.{json,csv,html}` and `-comparison.md` into `out_dir`.
+
+    Args:
+        result: the analysis.
+        info: run identity, environment, configuration and completeness.
+        out_dir: the report directory (created if needed).
+
+    Returns:
+        The paths written.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"benchmark-{info.run_id}"
+    paths = ReportPaths(out_dir / f"{stem}.json", out_dir / f"{stem}.csv",
+                        out_dir / f"{stem}.html", out_dir / f"{stem}-comparison.md")
+    doc = benchmark_document(result, info)
+    paths.json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    paths.csv.write_text(summary_csv(result))
+    paths.html.write_text(render_html(doc, report_figures(result)))
+    pairing = result.options.pairing
+    paths.comparison.write_text(comparison_markdown(result.comparisons, pairing.n_resamples,
+                                                    pairing.seed))
+    return paths

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brixcheck.bench.runner import locust_command
+from brixcheck.bench.scenario import SCENARIO_DIR, discover, load_scenario
+from brixcheck.errors import BrixcheckError
+
+GOOD = """
+id: t
+description: d
+strategies: [random]
+workload: {model: m}
+load: {mode: open, rate_per_s: 2, duration_s: 5}
+"""
+
+
+def test_every_shipped_scenario_validates():
+    assert {s.id for s in discover(SCENARIO_DIR)} >= {"baseline-streaming",
+                                                     "strategies-prefix-sharing"}
+
+
+def test_unknown_key_is_an_error_naming_the_field(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD + "lode: {}\n")
+    with pytest.raises(BrixcheckError, match=r"bad\.yaml: lode: Extra inputs are not permitted"):
+        load_scenario(path)
+
+
+def test_open_loop_without_rate_is_an_error(tmp_path: Path):
+    path = tmp_path / "norate.yaml"
+    path.write_text(GOOD.replace("rate_per_s: 2, ", ""))
+    with pytest.raises(BrixcheckError, match="open-loop load needs rate_per_s"):
+        load_scenario(path)
+
+
+def test_locust_command_carries_strategy_and_schedule(tmp_path: Path):
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    cmd = locust_command(load_scenario(path), "random", "http://127.0.0.1:1", tmp_path,
+                         {"model": "m"})
+    assert cmd[cmd.index("--bc-strategy") + 1] == "random"
+    assert cmd[cmd.index("--bc-rate") + 1] == "2.0"
+    assert "model=m" in cmd
+    assert cmd[-1] == "OpenLoopUser"
