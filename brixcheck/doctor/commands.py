@@ -68,7 +68,7 @@ def flag_ops(target: Target, container: int, flag: str, value: str) -> list[Json
 
 def flag_value(container: client.V1Container, flag: str) -> str | None:
     """The value of `--flag value` or `--flag=value` in a container's command or args."""
-    items = [*(container.command or []), *(container.args or [])]
+    items: list[str] = [*(container.command or []), *(container.args or [])]
     for index, item in enumerate(items):
         if item == flag and index + 1 < len(items):
             return items[index + 1]

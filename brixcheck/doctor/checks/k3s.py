@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from decimal import Decimal
 
 from kubernetes import client
@@ -34,7 +35,7 @@ STACK_NAMESPACES = (aibrix.SYSTEM_NAMESPACE, aibrix.ENVOY_GATEWAY_NAMESPACE)
 SMALL = aibrix.K3S_SMALL_REQUESTS
 
 
-def _merge_patch(kind: str, ns: str, name: str, body: dict[str, object]) -> str:
+def _merge_patch(kind: str, ns: str, name: str, body: Mapping[str, object]) -> str:
     text = json.dumps(body, separators=(",", ":"))
     return f"kubectl -n {ns} patch {kind} {name} --type=merge -p {shlex.quote(text)}"
 

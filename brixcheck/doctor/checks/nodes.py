@@ -33,7 +33,7 @@ def _under_disk_pressure(node: client.V1Node) -> bool:
 
 
 def _evicted(pod: client.V1Pod) -> bool:
-    return pod.status.phase == "Failed" and pod.status.reason == "Evicted"
+    return bool(pod.status.phase == "Failed" and pod.status.reason == "Evicted")
 
 
 def _evicted_for_disk(pod: client.V1Pod) -> bool:

@@ -244,8 +244,8 @@ def orphaned_engine(rec: Recorder) -> None:
 
 def _address(node: client.V1Node) -> str:
     internal = [a.address for a in node.status.addresses or [] if a.type == "InternalIP"]
-    return (internal or [(node.metadata.annotations or {}).get("k3s.io/internal-ip",
-                                                               "127.0.0.1")])[0]
+    fallback = (node.metadata.annotations or {}).get("k3s.io/internal-ip", "127.0.0.1")
+    return str((internal or [fallback])[0])
 
 
 def _lb_with_svclb(rec: Recorder, service: dict[str, Any], ports: list[int]) -> Any:
