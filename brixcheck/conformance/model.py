@@ -35,7 +35,11 @@ class Capability(StrEnum):
 
 @dataclass(frozen=True)
 class Case:
-    """One conformance case."""
+    """One conformance case.
+
+    `diagnoses` names the `brixcheck doctor` findings that explain a failure of this case; when it
+    fails, those findings' causes and remedies are the failure message (one source of truth).
+    """
 
     id: str
     description: str
@@ -43,6 +47,7 @@ class Case:
     remedy: str
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
     known_issue: str | None = None
+    diagnoses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id[:1].isupper() or not self.id.isalnum():

@@ -25,6 +25,7 @@ SCHEMA_VERSION = "brixcheck.conformance/v1alpha1"
 NOT_SUPPORTED_PREFIX = "NOT-SUPPORTED: "
 RESULTS = pytest.StashKey[list[CaseResult]]()
 ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
+TARGET = pytest.StashKey[Any]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,6 +50,7 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
         request.node.add_marker(pytest.mark.xfail(reason=case.known_issue, strict=True))
     target = request.getfixturevalue("target")
     request.config.stash[ENVIRONMENT] = target.environment
+    request.config.stash[TARGET] = target
     missing = sorted(set(case.capabilities) - set(target.capabilities))
     if missing:
         pytest.skip(f"{NOT_SUPPORTED_PREFIX}the target lacks {', '.join(missing)}"
@@ -93,6 +95,9 @@ def pytest_runtest_makereport(item: pytest.Item):
         return
     result_outcome, reason = _outcome(report)
     if result_outcome is Outcome.FAIL:
+        diagnosis = _diagnosis(item.config, case)
+        if diagnosis:
+            reason = f"{reason} | doctor: {diagnosis}"
         report.sections.append(("remedy", case.remedy))
         item.user_properties.append(("remedy", case.remedy))
     item.user_properties.append(("case", case.id))
@@ -100,6 +105,21 @@ def pytest_runtest_makereport(item: pytest.Item):
     details = dict(getattr(item, "case_details", {}))
     item.config.stash[RESULTS].append(CaseResult(case, result_outcome, reason,
                                                  report.duration, report.when, details))
+
+
+def _diagnosis(config: pytest.Config, case: Case) -> str:
+    """What `brixcheck doctor` finds that explains this case's failure (same code, same words)."""
+    target = config.stash.get(TARGET, None)
+    if not case.diagnoses or target is None:
+        return ""
+    from brixcheck.doctor import diagnose
+    from brixcheck.doctor.render import one_line
+
+    try:
+        findings = diagnose(target.api_client, time_scale=target.time_scale)
+    except Exception as exc:  # noqa: BLE001 - a diagnosis problem must not hide the failure
+        return f"diagnosis failed: {exc}"
+    return " | ".join(one_line(f) for f in findings if f.id in case.diagnoses)
 
 
 def _report(config: pytest.Config) -> dict[str, Any]:

@@ -22,6 +22,7 @@ NODES_READY = Case(
     remedy="`kubectl describe node NODE` and fix the condition it reports; on K3s "
            "`sudo systemctl status k3s`",
     capabilities=frozenset({Capability.KUBERNETES_API}),
+    diagnoses=("NodeNotReady",),
 )
 
 

@@ -15,6 +15,7 @@ NO_DISK_PRESSURE = Case(
            "`rm -rf ~/.local/share/Trash/*`; then `kubectl describe node NODE` shows "
            "DiskPressure False",
     capabilities=frozenset({Capability.KUBERNETES_API}),
+    diagnoses=("DiskPressure", "EvictedPods"),
 )
 
 

@@ -18,6 +18,7 @@ ADVERTISED = Case(
     remedy="install the NVIDIA container toolkit and device plugin (kubectl apply -f "
            "nvidia-device-plugin.yml; on K3s set the nvidia runtime as default)",
     capabilities=frozenset({Capability.KUBERNETES_API}),
+    diagnoses=("GpuNotAdvertised",),
 )
 SCHEDULED = Case(
     id="GpuPodIsScheduled",
@@ -25,6 +26,7 @@ SCHEDULED = Case(
     checks="seed §3 phase 3 (resources.limits nvidia.com/gpu: 1)",
     remedy="check `kubectl describe pod` events; free a GPU or add one",
     capabilities=frozenset({Capability.GPU_NODES}),
+    diagnoses=("GpuUnschedulable",),
 )
 OVER_REQUEST = Case(
     id="GpuOverRequestStaysPending",

@@ -17,6 +17,7 @@ FITS = Case(
     remedy="lower --gpu-memory-utilization (0.7 on an 8 GB desktop card) or stop what holds "
            "VRAM (`nvidia-smi`, kill dead VLLM::EngineCore processes)",
     capabilities=frozenset({Capability.GPU_NODES}),
+    diagnoses=("CudaOomAtStart", "OrphanedEngine"),
 )
 
 

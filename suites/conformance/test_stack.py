@@ -19,6 +19,7 @@ DEPLOYMENTS = Case(
     remedy=f"install AIBrix: {INSTALL}; on a small node apply the K3s-small overrides "
            "(gateway and Envoy request 2 CPU / 8 GiB each)",
     capabilities=frozenset({Capability.AIBRIX_STACK}),
+    diagnoses=("StackRequestsTooLarge",),
 )
 CRDS = Case(
     id="AIBrixCrdsEstablished",
@@ -35,6 +36,7 @@ GATEWAY_SERVICE = Case(
     remedy="check `kubectl -n envoy-gateway-system get svc,deploy` and that the Gateway "
            "aibrix-eg is Programmed",
     capabilities=frozenset({Capability.AIBRIX_GATEWAY}),
+    diagnoses=("TraefikHoldsPort80",),
 )
 
 

@@ -17,6 +17,7 @@ READY = Case(
            "failureThreshold (60 x periodSeconds 5 covers ~3 min), lower "
            "--gpu-memory-utilization if vLLM runs out of memory, set --max-model-len",
     capabilities=frozenset({Capability.MODEL_PODS}),
+    diagnoses=("CudaOomAtStart", "KvCacheTooSmall", "StartupProbeTimeout", "GpuUnschedulable"),
 )
 BUDGET = Case(
     id="StartupBudgetCoversLoadTime",
@@ -27,6 +28,7 @@ BUDGET = Case(
     remedy="raise startupProbe.failureThreshold so that failureThreshold x periodSeconds is "
            f"at least {MARGIN}x the measured time-to-Ready",
     capabilities=frozenset({Capability.MODEL_PODS}),
+    diagnoses=("StartupProbeTimeout",),
 )
 
 

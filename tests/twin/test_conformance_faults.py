@@ -53,6 +53,7 @@ def test_disk_pressure_fails_its_case_with_the_remedy(twin, node_condition):
     assert case["outcome"] == "FAIL"
     assert NODE in case["reason"]
     assert "crictl rmi --prune" in case["remedy"]
+    assert "doctor: DiskPressure:" in case["reason"], "the failure is explained by doctor"
 
 
 def test_node_not_ready_fails_nodes_ready(twin, node_condition):
