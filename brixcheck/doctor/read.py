@@ -30,11 +30,11 @@ def log_reader(core: client.CoreV1Api) -> LogReader:
                                                 previous=previous, tail_lines=LOG_TAIL_LINES,
                                                 _request_timeout=TIMEOUT_S)
         except ApiException as exc:
-            if exc.status in (400, 404):
-                log.debug("no %slog for %s/%s %s: %s", "previous " if previous else "",
-                          namespace, pod, container, exc.reason)
-                return ""
-            raise
+            # A pod can go between listing it and reading its log (a rollout, an eviction):
+            # a log that cannot be read is no log, never a crash of the diagnosis.
+            log.debug("no %slog for %s/%s %s: %s %s", "previous " if previous else "",
+                      namespace, pod, container, exc.status, exc.reason)
+            return ""
         return str(text or "")
 
     return read
