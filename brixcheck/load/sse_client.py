@@ -30,7 +30,39 @@ def _has_token(choice: dict[str, Any]) -> bool:
     return bool(choice.get("text"))
 
 
+_CHAT_TOKEN = b'"delta":{"content":"'
+_TEXT_TOKEN = b'"text":"'
+_COMPLETION_TOKENS = b'"completion_tokens":'
+
+
+def _completion_tokens(payload: bytes) -> int | None:
+    start = payload.find(_COMPLETION_TOKENS)
+    if start < 0:
+        return None
+    start += len(_COMPLETION_TOKENS)
+    end = start
+    while end < len(payload) and payload[end:end + 1].isdigit():
+        end += 1
+    return int(payload[start:end]) if end > start else None
+
+
+def _fast_token(record: RequestRecord, payload: bytes, now: float) -> bool:
+    """Handle the common vLLM token event without a JSON parse; False when it is not one."""
+    for marker in (_CHAT_TOKEN, _TEXT_TOKEN):
+        at = payload.find(marker)
+        if at >= 0 and payload[at + len(marker):at + len(marker) + 1] != b'"':
+            previous = record.output_tokens or 0
+            reported = _completion_tokens(payload)
+            record.token_times_s.append(now)
+            record.chunk_tokens.append(max(1, reported - previous) if reported else 1)
+            record.output_tokens = previous + record.chunk_tokens[-1]
+            return True
+    return False
+
+
 def _on_event(record: RequestRecord, payload: bytes, now: float) -> None:
+    if b'"choices":[]' not in payload and _fast_token(record, payload, now):
+        return
     event = json.loads(payload)
     if "error" in event and not event.get("choices"):
         record.error = str(event["error"])[:300]
@@ -49,9 +81,15 @@ def _on_event(record: RequestRecord, payload: bytes, now: float) -> None:
 
 
 def _read_stream(record: RequestRecord, response: Any) -> None:
+    arrived = time.monotonic()
     while True:
+        # A line already in the buffer came with the last socket read: stamp it with that
+        # read's time, not with when parsing got round to it.
+        buffered = b"\n" in getattr(response, "_body_buffer", b"")
         line = response.readline(b"\n")
-        now = time.monotonic()
+        if not buffered:
+            arrived = time.monotonic()
+        now = arrived
         if not line:
             return
         if line.startswith(b"data: {"):

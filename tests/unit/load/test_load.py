@@ -86,3 +86,20 @@ def test_workload_bodies_are_deterministic_and_fixed_length():
     assert body["max_tokens"] == 7
     assert body["ignore_eos"] is True
     assert len(body["messages"][0]["content"].split()) == 5
+
+
+def test_fast_path_reads_compact_vllm_events_like_the_json_path():
+    head = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":['
+    lines = [head + b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,'
+             b'"finish_reason":null}],"usage":{"prompt_tokens":5,"total_tokens":5,'
+             b'"completion_tokens":0}}\n',
+             head + b'{"index":0,"delta":{"content":"hi"},"logprobs":null,"finish_reason":null,'
+             b'"token_ids":null}],"usage":{"prompt_tokens":5,"total_tokens":7,'
+             b'"completion_tokens":2}}\n',
+             head + b'{"index":0,"delta":{"content":"\\"q\\""},"logprobs":null,'
+             b'"finish_reason":"length"}],"usage":{"prompt_tokens":5,"total_tokens":8,'
+             b'"completion_tokens":3}}\n', b"data: [DONE]\n"]
+    record = RequestRecord("r", "s", "", intended_s=0.0)
+    _read_stream(record, _FakeResponse(lines))
+    assert record.chunk_tokens == [2, 1]
+    assert record.output_tokens == 3
