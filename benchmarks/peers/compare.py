@@ -299,11 +299,11 @@ def fmt(value: float | None, spec: str = "+.1f") -> str:
 HEADER = ("| tool | level | achieved req/s | SSE events/s | tool CPU (cores) | "
           "CPU s / 1k events | TTFT err p50 / p99 (ms) | ITL err p50 / p99 (ms) | "
           "gap err p50 / p99 (ms) | paired TTFT err p50 / p99 (ms) | send lag p50 / p99 (ms) | "
-          "ok / failed | verdict |")
+          "ok / failed | other CPU (cores) | verdict |")
 
 
 def table(rows: list[Row]) -> str:
-    lines = [HEADER, "|" + "---|" * 13]
+    lines = [HEADER, "|" + "---|" * 14]
     for r in rows:
         lines.append(
             f"| {r.tool} | {r.level} | {fmt(r.achieved_rps, '.1f')} | "
@@ -314,7 +314,8 @@ def table(rows: list[Row]) -> str:
             f"{fmt(r.gap_err_p50_ms, '+.2f')} / {fmt(r.gap_err_p99_ms, '+.2f')} | "
             f"{fmt(r.paired_ttft_err_p50_ms)} / {fmt(r.paired_ttft_err_p99_ms)} | "
             f"{fmt(r.send_lag_p50_ms, '.1f')} / {fmt(r.send_lag_p99_ms, '.1f')} | "
-            f"{r.requests_ok} / {r.requests_failed} | {r.verdict} |")
+            f"{r.requests_ok} / {r.requests_failed} | {fmt(r.other_cpu_cores, '.2f')} | "
+            f"{r.verdict} |")
     return "\n".join(lines)
 
 

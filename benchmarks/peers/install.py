@@ -221,6 +221,22 @@ def write_report() -> Path:
     return out
 
 
+def install_one(name: str, force: bool, timeout: float) -> bool:
+    """Install one tool unless a successful install is recorded; True when usable."""
+    spec = SPECS[name]
+    marker = CACHE / name / "install.json"
+    if marker.exists() and not force and json.loads(marker.read_text())["ok"]:
+        print(f"{name}: already installed ({marker})")
+        return True
+    print(f"{name}: installing {' '.join(spec.requirements)} ...", flush=True)
+    result = install(spec, force, timeout)
+    marker.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    status = "ok" if result.ok else f"FAILED\n{result.error}"
+    print(f"{name}: {status} ({result.seconds} s, {result.size_mib} MiB, "
+          f"python {result.python_version})", flush=True)
+    return result.ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tools", nargs="*", default=["guidellm", "aiperf", "inference-perf",
@@ -230,21 +246,13 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="only gather reports")
     args = parser.parse_args()
     if not args.report:
-        for name in args.tools:
-            spec = SPECS[name]
-            marker = CACHE / name / "install.json"
-            if marker.exists() and not args.force and json.loads(marker.read_text())["ok"]:
-                print(f"{name}: already installed ({marker})")
-                continue
-            print(f"{name}: installing {' '.join(spec.requirements)} ...", flush=True)
-            result = install(spec, args.force, args.timeout)
-            marker.write_text(json.dumps(asdict(result), indent=2) + "\n")
-            status = "ok" if result.ok else f"FAILED\n{result.error}"
-            print(f"{name}: {status} ({result.seconds} s, {result.size_mib} MiB, "
-                  f"python {result.python_version})", flush=True)
-            if name == "vllm" and not result.ok:
-                print("vllm: full install failed; the bench client alone comes next "
+        tools = list(args.tools)
+        for name in tools:
+            ok = install_one(name, args.force, args.timeout)
+            if name == "vllm" and not ok and "vllm-client" not in tools:
+                print("vllm: the full install failed; installing the bench client alone "
                       "(vllm-client)", flush=True)
+                tools.append("vllm-client")
     print(f"report: {write_report()}")
     return 0
 

