@@ -95,6 +95,7 @@ class Row:
     pairing: str = ""
     warmup_excluded: int = 0
     other_cpu_cores: float | None = None
+    emulator_cpu_cores: float | None = None
     passed: bool = False
     verdict: str = ""
     note: str = ""
@@ -281,6 +282,7 @@ def run_level(tool: str, load: Load, args: argparse.Namespace, run_root: Path) -
     row.tool_cpu_total_s = run.cpu_total_s
     span = run.ended_s - run.started_s
     row.other_cpu_cores = max(0.0, (busy1 - busy0) - run.cpu_total_s - (emu1 - emu0)) / span
+    row.emulator_cpu_cores = (emu1 - emu0) / truth.window_s if truth.count else None
     problems = [p for p in (run.parse_error, "timed out" if run.timed_out else None,
                             None if run.rc in (0, None) else f"exit {run.rc}") if p]
     if problems:
@@ -299,11 +301,11 @@ def fmt(value: float | None, spec: str = "+.1f") -> str:
 HEADER = ("| tool | level | achieved req/s | SSE events/s | tool CPU (cores) | "
           "CPU s / 1k events | TTFT err p50 / p99 (ms) | ITL err p50 / p99 (ms) | "
           "gap err p50 / p99 (ms) | paired TTFT err p50 / p99 (ms) | send lag p50 / p99 (ms) | "
-          "ok / failed | other CPU (cores) | verdict |")
+          "ok / failed | emulator CPU (cores) | other CPU (cores) | verdict |")
 
 
 def table(rows: list[Row]) -> str:
-    lines = [HEADER, "|" + "---|" * 14]
+    lines = [HEADER, "|" + "---|" * 15]
     for r in rows:
         lines.append(
             f"| {r.tool} | {r.level} | {fmt(r.achieved_rps, '.1f')} | "
@@ -314,9 +316,25 @@ def table(rows: list[Row]) -> str:
             f"{fmt(r.gap_err_p50_ms, '+.2f')} / {fmt(r.gap_err_p99_ms, '+.2f')} | "
             f"{fmt(r.paired_ttft_err_p50_ms)} / {fmt(r.paired_ttft_err_p99_ms)} | "
             f"{fmt(r.send_lag_p50_ms, '.1f')} / {fmt(r.send_lag_p99_ms, '.1f')} | "
-            f"{r.requests_ok} / {r.requests_failed} | {fmt(r.other_cpu_cores, '.2f')} | "
+            f"{r.requests_ok} / {r.requests_failed} | {fmt(r.emulator_cpu_cores, '.2f')} | "
+            f"{fmt(r.other_cpu_cores, '.2f')} | "
             f"{r.verdict} |")
     return "\n".join(lines)
+
+
+def highest_passing(rows: list[Row]) -> dict[str, str]:
+    """Per tool: the highest level reached with every level up to it within the bound."""
+    best: dict[str, str] = {}
+    failed: set[str] = set()
+    for r in rows:
+        if r.tool in failed:
+            continue
+        if r.passed:
+            best[r.tool] = r.level
+        else:
+            failed.add(r.tool)
+            best.setdefault(r.tool, "none")
+    return best
 
 
 def environment(args: argparse.Namespace) -> dict[str, object]:
@@ -341,8 +359,8 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     env = environment(args)
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
-    out_json.write_text(json.dumps({"environment": env, "rows": [asdict(r) for r in rows]},
-                                   indent=1) + "\n")
+    out_json.write_text(json.dumps({"environment": env, "highest_passing": highest_passing(rows),
+                                    "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
     out_md = REPORTS / "peers.md"
     out_md.write_text(
         f"# Peer load generators vs the emulator's ground truth\n\n"
@@ -350,7 +368,10 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
         f"emulator profile `{args.profile}` on CPU 0, tool on CPU 1; streamed chat, "
         f"{args.prompt_tokens}-token prompts, {args.output_tokens} output tokens; "
         f"~{args.duration:g} s per level. Error = tool's percentile - truth's percentile "
-        f"(same requests). Method and limits: docs/peers-harness.md.\n\n{table(rows)}\n")
+        f"(same requests). Method and limits: docs/peers-harness.md.\n\n{table(rows)}\n\n"
+        "Highest level with every level up to it within the bound (p99 TTFT error <= 5 ms, "
+        ">= 90 % of the target rate): "
+        + ", ".join(f"{t} {lvl}" for t, lvl in highest_passing(rows).items()) + "\n")
     return out_json, out_md
 
 

@@ -158,8 +158,8 @@ def installed_versions(venv: Path, names: list[str]) -> dict[str, str]:
 
 def version_names(spec: ToolSpec) -> list[str]:
     """Distribution names whose installed versions are worth recording."""
-    names = [re.split(r"[=<>!\[]", r)[0] for r in (*spec.requirements, *spec.no_deps)]
-    return [*names[:3], "torch", "transformers"]
+    names = [re.split(r"[=<>!\[]", r)[0] for r in (*spec.no_deps, *spec.requirements)]
+    return list(dict.fromkeys([*names[:2], "torch", "transformers"]))
 
 
 def install(spec: ToolSpec, force: bool, timeout: float) -> InstallResult:
