@@ -59,6 +59,13 @@ NOTES = {
 }
 
 
+def run(tool: str, base_url: str, model: str, load: Load, num_requests: int,
+        prompt_tokens: int, output_tokens: int, out_dir: Path) -> list[PeerRecord]:
+    """Run one tool (any registered name) once against an already-running server."""
+    work = Workload(base_url, load, num_requests, prompt_tokens, output_tokens, model)
+    return RUNNERS[tool](work, out_dir).records
+
+
 def register_runner(name: str, runner: Runner) -> None:
     """Add a generator (e.g. "brixcheck") to the comparison as another row."""
     RUNNERS[name] = runner
