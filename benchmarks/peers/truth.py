@@ -34,6 +34,7 @@ class TruthRequest:
     gaps_ms: tuple[float, ...]
     sse_events: int
     output_tokens: int
+    emit_lag_ms: tuple[float, ...] = ()  # each token's write - its intended time (server lag)
 
 
 @dataclass
@@ -57,6 +58,10 @@ class Truth:
     @property
     def gaps_ms(self) -> list[float]:
         return [g for r in self.requests for g in r.gaps_ms]
+
+    @property
+    def emit_lag_ms(self) -> list[float]:
+        return [g for r in self.requests for g in r.emit_lag_ms]
 
     @property
     def first_arrival_s(self) -> float:
@@ -93,9 +98,10 @@ def _request(line: dict[str, Any]) -> TruthRequest:
     written = line["token_written_s"]
     gaps = tuple((b - a) * 1e3 for a, b in itertools.pairwise(written))
     itl = (written[-1] - written[0]) / (len(written) - 1) * 1e3 if len(written) > 1 else None
+    lag = tuple((w - i) * 1e3 for w, i in zip(written, line["token_intended_s"], strict=False))
     return TruthRequest(line["request_id"], line["arrival_s"], line.get("finished_s", written[-1]),
                         (written[0] - line["arrival_s"]) * 1e3, itl, gaps,
-                        line.get("sse_events", 0), line["output_tokens"])
+                        line.get("sse_events", 0), line["output_tokens"], lag)
 
 
 def load_truth(path: Path) -> Truth:
