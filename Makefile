@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup conformance demo test test-fast lint bench-engine clean
+.PHONY: help setup conformance demo test test-fast lint bench-engine peers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,11 @@ lint: $(STAMP)  ## ruff only
 
 bench-engine: $(STAMP)  ## measure the emulator's streamed tokens/s and emit-time error on one core
 	$(BIN)/python benchmarks/engine_throughput.py
+
+peers: $(STAMP)  ## peer load generators vs the emulator's truth (own venvs under ~/.cache/brixcheck/peers)
+	$(BIN)/python -m benchmarks.peers.install
+	$(BIN)/python -m benchmarks.peers.tokenizer
+	$(BIN)/python -m benchmarks.peers.compare
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
