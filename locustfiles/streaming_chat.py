@@ -97,8 +97,9 @@ class _StreamingUser(User):
         record = RequestRecord(request_id=f"{_worker_index(self.environment)}-{index}",
                                scenario=options.bc_scenario, strategy=options.bc_strategy,
                                intended_s=intended_s)
-        stream_chat(self.client, options.bc_path, self.workload.body(index), self.headers,
-                    record)
+        # The engine names the request after x-request-id, so records pair with server logs.
+        headers = {**self.headers, "x-request-id": f"brixcheck-{record.request_id}"}
+        stream_chat(self.client, options.bc_path, self.workload.body(index), headers, record)
         self.environment.brixcheck_records.write(record)
         end = record.done_s or time.monotonic()
         self.environment.events.request.fire(

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from benchmarks.peers import (
     aiperf_adapter,
+    brixcheck_adapter,
     guidellm_adapter,
     inference_perf_adapter,
     vllm_bench_adapter,
@@ -48,6 +49,7 @@ MIN_RATE_FRACTION = 0.9
 
 Runner = Callable[[Workload, Path], ToolRun]
 RUNNERS: dict[str, Runner] = {
+    "brixcheck": brixcheck_adapter.execute_load,
     "guidellm": guidellm_adapter.execute_load,
     "aiperf": aiperf_adapter.execute_load,
     "inference-perf": inference_perf_adapter.execute_load,
