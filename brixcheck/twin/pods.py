@@ -207,6 +207,7 @@ class PodBacker:
             if name in self.host.engines:
                 await self.host.remove(name)
 
+        await self._evict_address_holders(name, pod["status"]["podIP"], serving_port(argv))
         try:
             engine = await self.host.add(name, argv, pod["status"]["podIP"], log_file,
                                          cri_log=True)
@@ -219,6 +220,19 @@ class PodBacker:
             exited.set_result(128)
             return Running(exited=exited, kill=kill)
         return Running(exited=engine.exited, kill=kill)
+
+    async def _evict_address_holders(self, name: str, ip: str, port: int) -> None:
+        """Stop engines of other pods still bound to this pod's address.
+
+        kwok hands a freed pod IP to the next pod at once; the previous pod's engine may not
+        have been stopped yet (its deletion event still queued). On a node the old process
+        would be gone with its network namespace, so the twin stops it before binding.
+        """
+        address = f"{ip}:{port}"
+        for other, engine in list(self.host.engines.items()):
+            if other != name and engine.address == address:
+                log.info("stopping %s: pod %s now owns %s", other, name, address)
+                await self.host.remove(other)
 
     def _point_logs(self, meta: dict[str, Any], container: str, current: Path,
                     previous: Path | None) -> None:
