@@ -142,6 +142,15 @@ conditions:
   message: {{ .message | Quote }}
 {{ end }}
 {{ end }}
+{{ with .status.addresses }}
+addresses:
+{{ YAML . 1 }}
+{{ end }}
+{{ with NodePort }}
+daemonEndpoints:
+  kubeletEndpoint:
+    Port: {{ . }}
+{{ end }}
 """.replace("LABEL", NODE_CONDITION_LABEL)
 
 
@@ -151,7 +160,9 @@ def node_condition_stages() -> list[dict]:
     Labelling a node `brixcheck.io/node-condition=DiskPressure` makes kwok report that condition
     True while the node stays Ready, as a kubelet past its eviction threshold does (the node
     lifecycle controller then adds the matching taint); `=Ready` makes the node NotReady.
-    Removing the label restores kwok's normal conditions.
+    Removing the label restores kwok's normal conditions. The node's addresses and kubelet
+    endpoint are written back unchanged: without them the API server cannot reach the kubelet
+    (kwok) and `kubectl logs` fails with "no preferred addresses found".
     """
     node = {"apiGroup": "v1", "kind": "Node"}
     label = f'.metadata.labels["{NODE_CONDITION_LABEL}"]'
