@@ -415,11 +415,14 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     return out_json, out_md
 
 
-def rebuild(run_root: Path) -> list[Row]:
-    """Rows again from a finished run folder (row.json of every run, emit lag from its truth),
-    one row per tool and level: the repeat with the median p99 TTFT error."""
+def rebuild(run_roots: list[Path]) -> list[Row]:
+    """Rows again from finished run folders (row.json of every run, emit lag from its truth),
+    one row per tool and level: the repeat with the median p99 TTFT error. A tool found in a
+    later folder replaces that tool's rows from earlier ones."""
+    latest = {p.name: root for root in run_roots for p in root.iterdir() if p.is_dir()}
     groups: dict[tuple[str, str], list[Row]] = {}
-    for path in sorted(run_root.glob("*/*/row.json")):
+    paths = [p for tool, root in latest.items() for p in sorted((root / tool).glob("*/row.json"))]
+    for path in paths:
         data = json.loads(path.read_text())
         row = Row(**{k: v for k, v in data.items() if k in Row.__dataclass_fields__})
         truth = load_truth(path.with_name("truth.jsonl"))
@@ -457,8 +460,8 @@ def main() -> int:
                         help="wait before each run until other load is below this many cores")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="longest wait for that, seconds (then run anyway; recorded)")
-    parser.add_argument("--rebuild", type=Path, default=None,
-                        help="only rebuild the reports from a finished runs/<timestamp> folder")
+    parser.add_argument("--rebuild", type=Path, nargs="+", default=None,
+                        help="only rebuild the reports from finished runs/<timestamp> folders")
     args = parser.parse_args()
     if args.rebuild is not None:
         rows = rebuild(args.rebuild)
