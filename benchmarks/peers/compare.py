@@ -400,11 +400,14 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
     out_json.write_text(json.dumps({"environment": env, "highest_passing": highest_passing(rows),
-                                    "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
+                                    "rows": [asdict(r) for r in rows]}, indent=1,
+                                   default=str) + "\n")
     out_md = REPORTS / "peers.md"
+    source = (f"Rebuilt from run folders {', '.join(p.name for p in args.rebuild)} "
+              if getattr(args, "rebuild", None) else "")
     out_md.write_text(
         f"# Peer load generators vs the emulator's ground truth\n\n"
-        f"{env['when']} on `{env['machine']}` ({env['cpus']} CPUs, {env['cpu_model']}); "
+        f"{source}{env['when']} on `{env['machine']}` ({env['cpus']} CPUs, {env['cpu_model']}); "
         f"emulator profile `{args.profile}` on CPU 0, tool on CPU 1; streamed chat, "
         f"{args.prompt_tokens}-token prompts, {args.output_tokens} output tokens; "
         f"~{args.duration:g} s per level. Error = tool's percentile - truth's percentile "
