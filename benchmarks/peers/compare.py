@@ -402,11 +402,14 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
     out_json.write_text(json.dumps({"environment": env, "highest_passing": highest_passing(rows),
-                                    "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
+                                    "rows": [asdict(r) for r in rows]}, indent=1,
+                                   default=str) + "\n")
     out_md = REPORTS / "peers.md"
+    source = (f"Rebuilt from run folders {', '.join(p.name for p in args.rebuild)} "
+              if getattr(args, "rebuild", None) else "")
     out_md.write_text(
         f"# Peer load generators vs the emulator's ground truth\n\n"
-        f"{env['when']} on `{env['machine']}` ({env['cpus']} CPUs, {env['cpu_model']}); "
+        f"{source}{env['when']} on `{env['machine']}` ({env['cpus']} CPUs, {env['cpu_model']}); "
         f"emulator profile `{args.profile}` on CPU 0, tool on CPU 1; streamed chat, "
         f"{args.prompt_tokens}-token prompts, {args.output_tokens} output tokens; "
         f"~{args.duration:g} s per level. Error = tool's percentile - truth's percentile "
@@ -417,11 +420,14 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     return out_json, out_md
 
 
-def rebuild(run_root: Path) -> list[Row]:
-    """Rows again from a finished run folder (row.json of every run, emit lag from its truth),
-    one row per tool and level: the repeat with the median p99 TTFT error."""
+def rebuild(run_roots: list[Path]) -> list[Row]:
+    """Rows again from finished run folders (row.json of every run, emit lag from its truth),
+    one row per tool and level: the repeat with the median p99 TTFT error. A tool found in a
+    later folder replaces that tool's rows from earlier ones."""
+    latest = {p.name: root for root in run_roots for p in root.iterdir() if p.is_dir()}
     groups: dict[tuple[str, str], list[Row]] = {}
-    for path in sorted(run_root.glob("*/*/row.json")):
+    paths = [p for tool, root in latest.items() for p in sorted((root / tool).glob("*/row.json"))]
+    for path in paths:
         data = json.loads(path.read_text())
         row = Row(**{k: v for k, v in data.items() if k in Row.__dataclass_fields__})
         truth = load_truth(path.with_name("truth.jsonl"))
@@ -459,8 +465,8 @@ def main() -> int:
                         help="wait before each run until other load is below this many cores")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="longest wait for that, seconds (then run anyway; recorded)")
-    parser.add_argument("--rebuild", type=Path, default=None,
-                        help="only rebuild the reports from a finished runs/<timestamp> folder")
+    parser.add_argument("--rebuild", type=Path, nargs="+", default=None,
+                        help="only rebuild the reports from finished runs/<timestamp> folders")
     args = parser.parse_args()
     if args.rebuild is not None:
         rows = rebuild(args.rebuild)
