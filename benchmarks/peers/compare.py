@@ -298,6 +298,7 @@ def run_level(tool: str, load: Load, args: argparse.Namespace, run_root: Path) -
         background = wait_quiet(args.quiet_cores, args.quiet_wait)
         row = run_once(tool, load, args, run_root / tool / label)
         row.background_before_cores = background
+        (run_root / tool / label / "row.json").write_text(json.dumps(asdict(row), indent=1))
         rows.append(row)
     rows.sort(key=lambda r: float("inf") if r.ttft_err_p99_ms is None else r.ttft_err_p99_ms)
     chosen = rows[(len(rows) - 1) // 2]
