@@ -142,9 +142,18 @@ conditions:
   message: {{ .message | Quote }}
 {{ end }}
 {{ end }}
-{{ with .status.addresses }}
 addresses:
+{{ with .status.addresses }}
 {{ YAML . 1 }}
+{{ else }}
+{{ with NodeIP }}
+- address: {{ . | Quote }}
+  type: InternalIP
+{{ end }}
+{{ with NodeName }}
+- address: {{ . | Quote }}
+  type: Hostname
+{{ end }}
 {{ end }}
 {{ with NodePort }}
 daemonEndpoints:
