@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers.common import Load, PeerRecord, ToolRun, Workload, execute
+from benchmarks.peers.common import PeerRecord, ToolRun, Workload, execute
 from benchmarks.peers.paths import tool_bin
 
 TOOL = "inference-perf"
@@ -88,9 +88,3 @@ def parse(out_dir: Path) -> list[PeerRecord]:
 def execute_load(work: Workload, out_dir: Path) -> ToolRun:
     return execute(TOOL, command(work, out_dir), work, out_dir, parse)
 
-
-def run(base_url: str, model: str, load: Load, num_requests: int, prompt_tokens: int,
-        output_tokens: int, out_dir: Path) -> list[PeerRecord]:
-    """Run inference-perf once against `base_url` and return its per-request records."""
-    work = Workload(base_url, load, num_requests, prompt_tokens, output_tokens, model)
-    return execute_load(work, out_dir).records
