@@ -20,8 +20,9 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -101,7 +102,43 @@ def find_redis_server() -> Path:
     return Path(found)
 
 
-class RedisServer:
+class _LoopbackService:
+    """A program of the twin run as one child process: launch, wait ready, stop by PID."""
+
+    work_dir: Path
+    _process: ManagedProcess | None = None
+
+    def _launch(self, process: ManagedProcess, ready: Callable[[], bool], timeout_s: float,
+                what: str) -> float:
+        """Start `process` and wait until `ready`; stop it again if it never gets there."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._process = process
+        process.start()
+        try:
+            return process.wait_ready(ready, timeout_s, what)
+        except TwinProcessError:
+            self.stop()
+            raise
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """Stop the program (SIGTERM to its PID, then wait); return its exit code.
+
+        Args:
+            timeout_s: grace period before SIGKILL.
+        """
+        process, self._process = self._process, None
+        return process.stop(timeout_s) if process is not None else None
+
+    def __enter__(self) -> Self:
+        """Return self; call `start` explicitly."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the program whatever happened."""
+        self.stop()
+
+
+class RedisServer(_LoopbackService):
     """``redis-server`` on 127.0.0.1 without persistence (no RDB snapshots, no AOF)."""
 
     def __init__(self, work_dir: Path, port: int = aibrix.REDIS_PORT) -> None:
@@ -126,34 +163,10 @@ class RedisServer:
         Args:
             timeout_s: bound on the wait.
         """
-        server = find_redis_server()
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self._process = ManagedProcess("redis", self._argv(server),
-                                       self.work_dir / "redis.log", self.work_dir)
-        self._process.start()
-        try:
-            return self._process.wait_ready(lambda: redis_pings(self.port), timeout_s,
-                                            f"PING on {LOOPBACK}:{self.port}")
-        except TwinProcessError:
-            self.stop()
-            raise
-
-    def stop(self, timeout_s: float = 10.0) -> int | None:
-        """Stop redis-server (SIGTERM to its PID, then wait); return its exit code.
-
-        Args:
-            timeout_s: grace period before SIGKILL.
-        """
-        process, self._process = self._process, None
-        return process.stop(timeout_s) if process is not None else None
-
-    def __enter__(self) -> RedisServer:
-        """Return self; call `start` explicitly."""
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop Redis whatever happened."""
-        self.stop()
+        process = ManagedProcess("redis", self._argv(find_redis_server()),
+                                 self.work_dir / "redis.log", self.work_dir)
+        return self._launch(process, lambda: redis_pings(self.port), timeout_s,
+                            f"PING on {LOOPBACK}:{self.port}")
 
 
 def metadata_venv(root: Path | None = None) -> Path:
@@ -223,7 +236,7 @@ current-context: none
 """
 
 
-class MetadataService:
+class MetadataService(_LoopbackService):
     """``aibrix_metadata --host 127.0.0.1 --port P`` against a loopback Redis."""
 
     def __init__(self, work_dir: Path, redis_port: int, port: int = aibrix.METADATA_SERVICE_PORT,
@@ -275,38 +288,17 @@ class MetadataService:
             timeout_s: bound on the wait.
         """
         entry = find_metadata_entry(self.cache)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir.mkdir(parents=True, exist_ok=True)  # _env may write a kubeconfig here
         argv = [str(entry), "--host", LOOPBACK, "--port", str(self.port)]
-        self._process = ManagedProcess("metadata-service", argv,
-                                       self.work_dir / "metadata.log", self.work_dir, self._env())
-        self._process.start()
-        try:
-            return self._process.wait_ready(self.is_ready, timeout_s,
-                                            f"/healthz and /readyz on {self.url}")
-        except TwinProcessError:
-            self.stop()
-            raise
-
-    def stop(self, timeout_s: float = 10.0) -> int | None:
-        """Stop the service (SIGTERM to its PID, then wait); return its exit code.
-
-        Args:
-            timeout_s: grace period before SIGKILL.
-        """
-        process, self._process = self._process, None
-        return process.stop(timeout_s) if process is not None else None
+        process = ManagedProcess("metadata-service", argv, self.work_dir / "metadata.log",
+                                 self.work_dir, self._env())
+        return self._launch(process, self.is_ready, timeout_s,
+                            f"/healthz and /readyz on {self.url}")
 
     def log_tail(self) -> str:
         """Return the end of the service's log, for failure messages."""
         return tail(self.work_dir / "metadata.log")
 
-    def __enter__(self) -> MetadataService:
-        """Return self; call `start` explicitly."""
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the service whatever happened."""
-        self.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
