@@ -37,6 +37,11 @@ def wait_for(check: Callable[[], T | None], timeout_s: float, what: str,
         time.sleep(interval_s)
 
 
+def label_selector(labels: dict[str, str]) -> str:
+    """A label selector matching every one of `labels`."""
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
 def owned(obj: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Add the ownership labels to a manifest (and to a Deployment's pod template)."""
     labels = obj.setdefault("metadata", {}).setdefault("labels", {})

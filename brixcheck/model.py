@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from brixcheck.kube import WaitTimeoutError, owned, pod_events, wait_for
+from brixcheck.kube import WaitTimeoutError, label_selector, owned, pod_events, wait_for
 from brixcheck.target import Target
 
 READY_TIMEOUT_S = 600.0
@@ -39,8 +39,7 @@ class ModelDeployment:
     @property
     def selector(self) -> str:
         """Label selector of the model's pods."""
-        labels = self.deployment["spec"]["selector"]["matchLabels"]
-        return ",".join(f"{k}={v}" for k, v in labels.items())
+        return label_selector(self.deployment["spec"]["selector"]["matchLabels"])
 
 
 def load_manifest(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -83,8 +82,7 @@ def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str,
     for obj in others:
         if obj["kind"] == "Service":
             target.core.create_namespaced_service(namespace, owned(obj, run_id))
-    selector = ",".join(f"{k}={v}" for k, v in
-                        deployment["spec"]["selector"]["matchLabels"].items())
+    selector = label_selector(deployment["spec"]["selector"]["matchLabels"])
     try:
         pod = wait_for(lambda: _ready_pod(target, namespace, selector),
                        timeout_s, "the model pod to be Ready",

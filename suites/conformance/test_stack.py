@@ -8,6 +8,7 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
+from brixcheck.kube import label_selector
 from brixcheck.target import Target
 
 INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
@@ -72,7 +73,7 @@ def test_aibrix_crds_established(target: Target):
 
 @pytest.mark.case(GATEWAY_SERVICE)
 def test_gateway_service_found(target: Target):
-    selector = ",".join(f"{k}={v}" for k, v in aibrix.ENVOY_SERVICE_LABELS.items())
+    selector = label_selector(aibrix.ENVOY_SERVICE_LABELS)
     services = target.core.list_namespaced_service(aibrix.ENVOY_GATEWAY_NAMESPACE,
                                                    label_selector=selector).items
     assert len(services) == 1, f"found {len(services)} Services with labels {selector}"

@@ -33,7 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import wait_for
+from brixcheck.kube import label_selector, wait_for
 from brixcheck.twin.cluster import NODE_CONDITION_LABEL
 from brixcheck.twin.pods import (
     ENGINE_ARGS_ANNOTATION,
@@ -79,7 +79,7 @@ def gpu_node(core: client.CoreV1Api) -> client.V1Node:
 
 
 def _pods(core: client.CoreV1Api, namespace: str, labels: dict[str, str]) -> list[client.V1Pod]:
-    selector = ",".join(f"{k}={v}" for k, v in labels.items())
+    selector = label_selector(labels)
     return list(core.list_namespaced_pod(namespace, label_selector=selector).items)
 
 
