@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -25,7 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-WORK = Path(tempfile.mkdtemp(prefix="brixcheck-bench-"))
+
+@functools.cache
+def work_dir() -> Path:
+    """Scratch directory of this run (made on first use, not at import)."""
+    return Path(tempfile.mkdtemp(prefix="brixcheck-bench-"))
+
+
 GT_MARK = b": brixcheck-ground-truth "
 CONTROL = "127.0.0.1:7391"
 MODEL = "deepseek-r1-qwen-1b5"
@@ -39,13 +46,13 @@ def free_port() -> int:
 
 def start_host(engines: int, port: int, profile: str) -> subprocess.Popen[bytes]:
     spec = {
-        f"e{i}": {"host": f"127.0.2.{i + 1}", "log": str(WORK / f"engine-{i}.log"), "args": [
+        f"e{i}": {"host": f"127.0.2.{i + 1}", "log": str(work_dir() / f"engine-{i}.log"), "args": [
             "--model", MODEL, "--port", str(port), "--emu-profile", profile,
             "--emu-load-time-factor", "0", "--max-model-len", "4096",
             "--max-num-seqs", "512"]}
         for i in range(engines)
     }
-    spec_path = WORK / "spec.json"
+    spec_path = work_dir() / "spec.json"
     spec_path.write_text(json.dumps(spec))
     cmd = ["taskset", "-c", "0", sys.executable, "-m", "brixcheck.cli", "engine", "host",
            "--control", CONTROL, "--spec", str(spec_path)]

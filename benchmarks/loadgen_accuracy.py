@@ -18,6 +18,7 @@ excluded. Usage: python benchmarks/loadgen_accuracy.py [--rates 25,50,100,...]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -35,7 +36,13 @@ from engine_throughput import free_port, percentile  # noqa: E402
 
 from brixcheck.load.records import read_records  # noqa: E402
 
-WORK = Path(tempfile.mkdtemp(prefix="brixcheck-loadgen-"))
+
+@functools.cache
+def work_dir() -> Path:
+    """Scratch directory of this run (made on first use, not at import)."""
+    return Path(tempfile.mkdtemp(prefix="brixcheck-loadgen-"))
+
+
 HOST = "127.0.4.1"
 MODEL = "deepseek-r1-qwen-1b5"
 TTFT_BOUND_MS = 5.0
@@ -46,9 +53,9 @@ RATE_BOUND = 0.95
 def start_engine(port: int) -> subprocess.Popen[bytes]:
     args = ["--model", MODEL, "--port", str(port), "--emu-profile", "h100-80gb",
             "--emu-load-time-factor", "0", "--max-model-len", "4096", "--max-num-seqs", "1024"]
-    spec = WORK / "spec.json"
+    spec = work_dir() / "spec.json"
     spec.write_text(json.dumps({"e": {"host": HOST, "args": args,
-                                      "log": str(WORK / "engine.log")}}))
+                                      "log": str(work_dir() / "engine.log")}}))
     return subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "brixcheck.cli",
                              "engine", "host", "--control", f"127.0.0.1:{free_port()}",
                              "--spec", str(spec)], stdout=subprocess.DEVNULL)
@@ -98,7 +105,7 @@ def errors_ms(records: list[dict]) -> tuple[list[float], list[float], list[float
 
 
 def measure(port: int, rate: float, duration: float) -> dict[str, float]:
-    out = WORK / f"records-{int(rate)}"
+    out = work_dir() / f"records-{int(rate)}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     cpu = run_locust(port, rate, duration, out)
     records = [r for f in out.glob("*.jsonl") for r in read_records(f)]

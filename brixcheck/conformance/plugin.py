@@ -88,10 +88,9 @@ def pytest_runtest_makereport(item: pytest.Item):
     case = case_of(item)
     if case is None:
         return
-    final = report.when == "call" or report.failed or report.skipped
-    if report.when == "teardown" and not report.failed:
-        return
-    if not final:
+    # One outcome per case: the call's, or the setup's/teardown's when that phase decided it.
+    decided = report.when == "call" or report.failed or (report.skipped and report.when == "setup")
+    if not decided:
         return
     result_outcome, reason = _outcome(report)
     if result_outcome is Outcome.FAIL:

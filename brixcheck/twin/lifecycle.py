@@ -87,7 +87,7 @@ def _api_healthy(layout: TwinLayout) -> bool:
         return False
     try:
         _api(layout).list_namespace(limit=1, _request_timeout=3)
-    except (ApiException, OSError, Exception):  # noqa: BLE001 - any failure means "not up"
+    except Exception:  # noqa: BLE001 - any failure means "not up"
         return False
     return True
 
