@@ -1,8 +1,8 @@
 """Streaming chat requests with every SSE event timestamped as it comes off the socket.
 
-Uses geventhttpclient (Locust's FastHttpUser transport) directly, reading the body line by line
-with an explicit "\\n" separator: Locust's own response timing ends at the headers for streams,
-and its default line reader splits on CRLF and swallows bare-LF SSE bodies. A token event is a
+Uses geventhttpclient (Locust's FastHttpUser transport) directly, with its HTTP parser but our
+own read loop: Locust's response timing ends at the headers for streams, its line reader splits
+on CRLF (SSE bodies use bare LF), and reading line by line costs a call per line. A token event is a
 `data:` event whose choice carries non-empty `delta.content` (or completion `text`); role-only
 and usage-only events are not tokens. With `continuous_usage_stats` each event's token count is
 taken from the server's usage, so several tokens in one chunk are counted right.
@@ -11,9 +11,11 @@ taken from the server's usage, so several tokens in one chunk are counted right.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
+import gevent
 from geventhttpclient import HTTPClient
 
 from brixcheck.load.records import RequestRecord
@@ -21,6 +23,7 @@ from brixcheck.load.records import RequestRecord
 GROUND_TRUTH_HEADER = "x-brixcheck-ground-truth"
 GROUND_TRUTH_MARK = b": brixcheck-ground-truth "
 DONE = b"data: [DONE]"
+READ_SIZE = 1 << 16
 
 
 def _has_token(choice: dict[str, Any]) -> bool:
@@ -30,38 +33,27 @@ def _has_token(choice: dict[str, Any]) -> bool:
     return bool(choice.get("text"))
 
 
-_CHAT_TOKEN = b'"delta":{"content":"'
-_TEXT_TOKEN = b'"text":"'
-_COMPLETION_TOKENS = b'"completion_tokens":'
-
-
-def _completion_tokens(payload: bytes) -> int | None:
-    start = payload.find(_COMPLETION_TOKENS)
-    if start < 0:
-        return None
-    start += len(_COMPLETION_TOKENS)
-    end = start
-    while end < len(payload) and payload[end:end + 1].isdigit():
-        end += 1
-    return int(payload[start:end]) if end > start else None
+# A vLLM token event (chat delta or completion text that is not empty) and its running usage;
+# regular expressions run in C, so the common event needs no JSON parse and no Python loop.
+_TOKEN_EVENT = re.compile(rb'"delta":\{"content":"[^"]|"text":"[^"]')
+_COMPLETION_TOKENS = re.compile(rb'"completion_tokens":(\d+)')
 
 
 def _fast_token(record: RequestRecord, payload: bytes, now: float) -> bool:
     """Handle the common vLLM token event without a JSON parse; False when it is not one."""
-    for marker in (_CHAT_TOKEN, _TEXT_TOKEN):
-        at = payload.find(marker)
-        if at >= 0 and payload[at + len(marker):at + len(marker) + 1] != b'"':
-            previous = record.output_tokens or 0
-            reported = _completion_tokens(payload)
-            record.token_times_s.append(now)
-            record.chunk_tokens.append(max(1, reported - previous) if reported else 1)
-            record.output_tokens = previous + record.chunk_tokens[-1]
-            return True
-    return False
+    if _TOKEN_EVENT.search(payload) is None:
+        return False
+    previous = record.output_tokens or 0
+    usage = _COMPLETION_TOKENS.search(payload)
+    chunk = max(1, int(usage[1]) - previous) if usage else 1
+    record.token_times_s.append(now)
+    record.chunk_tokens.append(chunk)
+    record.output_tokens = previous + chunk
+    return True
 
 
 def _on_event(record: RequestRecord, payload: bytes, now: float) -> None:
-    if b'"choices":[]' not in payload and _fast_token(record, payload, now):
+    if _fast_token(record, payload, now):
         return
     event = json.loads(payload)
     if "error" in event and not event.get("choices"):
@@ -80,18 +72,8 @@ def _on_event(record: RequestRecord, payload: bytes, now: float) -> None:
         record.cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
 
 
-def _read_stream(record: RequestRecord, response: Any) -> None:
-    arrived = time.monotonic()
-    while True:
-        # A line already in the buffer came with the last socket read: stamp it with that
-        # read's time, not with when parsing got round to it.
-        buffered = b"\n" in getattr(response, "_body_buffer", b"")
-        line = response.readline(b"\n")
-        if not buffered:
-            arrived = time.monotonic()
-        now = arrived
-        if not line:
-            return
+def _on_lines(record: RequestRecord, block: bytes, now: float) -> None:
+    for line in block.split(b"\n"):
         if line.startswith(b"data: {"):
             _on_event(record, line[6:], now)
         elif line.startswith(DONE):
@@ -100,8 +82,46 @@ def _read_stream(record: RequestRecord, response: Any) -> None:
             record.truth = json.loads(line[len(GROUND_TRUTH_MARK):])
 
 
+def _read_stream(record: RequestRecord, response: Any) -> None:
+    """Read the body one socket read at a time; every line of a read gets that read's time.
+
+    geventhttpclient's parser (llhttp) decodes the chunked body into `_body_buffer`; taking all
+    complete lines after each read costs one split per read instead of a readline per line.
+    """
+    body: bytearray = response._body_buffer
+    sock = response._sock
+    now = time.monotonic()
+    while not response.message_complete and sock is not None:
+        end = body.rfind(b"\n")
+        if end >= 0:
+            block = bytes(body[:end])
+            del body[:end + 1]
+            _on_lines(record, block, now)
+        data = sock.recv(READ_SIZE)
+        now = time.monotonic()
+        if not data:
+            break
+        response.feed(data)
+    _on_lines(record, bytes(body), now)
+    del body[:]
+
+
+def _read_untimed(record: RequestRecord, response: Any, limit_s: float) -> None:
+    """Read the stream under one deadline instead of a gevent timer per socket read."""
+    sock = response._sock
+    timeout = sock.gettimeout() if sock is not None else None
+    if sock is not None:
+        sock.settimeout(None)
+    try:
+        with gevent.Timeout(limit_s, TimeoutError(f"stream still open after {limit_s:g} s")):
+            _read_stream(record, response)
+    finally:
+        if sock is not None:
+            sock.settimeout(timeout)
+
+
 def stream_chat(client: HTTPClient, path: str, body: bytes, headers: dict[str, str],
-                record: RequestRecord) -> RequestRecord:
+                record: RequestRecord, stream_timeout_s: float = 300.0) -> RequestRecord:
     """Send one streaming request and fill `record` with what arrived and when."""
     record.sent_s = time.monotonic()
     try:
@@ -116,10 +136,10 @@ def stream_chat(client: HTTPClient, path: str, body: bytes, headers: dict[str, s
                                 if k.lower().startswith("x-error-")), "")
     try:
         if record.status == 200:
-            _read_stream(record, response)
+            _read_untimed(record, response, stream_timeout_s)
         else:
             record.error = response.read()[:300].decode(errors="replace")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, gevent.Timeout) as exc:
         record.error = f"{type(exc).__name__}: {exc}"
     finally:
         response.release()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from geventhttpclient.response import HTTPSocketResponse
 
 from brixcheck.load.records import RecordWriter, RequestRecord, read_records
 from brixcheck.load.schedule import Arrival, arrival_offsets, share
@@ -32,13 +33,36 @@ def test_schedule_rejects_non_positive_rate():
         arrival_offsets(0, 10)
 
 
-class _FakeResponse:
-    def __init__(self, lines: list[bytes]) -> None:
-        self.lines = lines
+class _ScriptedSocket:
+    """Hands out one scripted read per recv(), then end of stream."""
 
-    def readline(self, sep: bytes) -> bytes:
-        assert sep == b"\n", "SSE bodies use bare LF; CRLF splitting would swallow them"
-        return self.lines.pop(0) if self.lines else b""
+    def __init__(self, reads: list[bytes]) -> None:
+        self.reads = reads
+        self.timeout: float | None = 5.0
+
+    def recv(self, _size: int) -> bytes:
+        return self.reads.pop(0) if self.reads else b""
+
+    def gettimeout(self) -> float | None:
+        return self.timeout
+
+    def settimeout(self, value: float | None) -> None:
+        self.timeout = value
+
+
+def _sse_response(lines: list[bytes], split_at: int = 0) -> HTTPSocketResponse:
+    """A real geventhttpclient response reading a chunked SSE body, one chunk per line.
+
+    With `split_at`, the body's reads are cut every `split_at` bytes instead, so lines and
+    chunks straddle socket reads.
+    """
+    head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n")
+    body = [b"%x\r\n%s\r\n" % (len(line), line) for line in lines] + [b"0\r\n\r\n"]
+    if split_at:
+        joined = b"".join(body)
+        body = [joined[i:i + split_at] for i in range(0, len(joined), split_at)]
+    return HTTPSocketResponse(_ScriptedSocket([head, *body]))
 
 
 def _chunk(delta: dict, usage: dict | None = None, choices: bool = True) -> bytes:
@@ -56,7 +80,7 @@ def test_role_and_usage_events_are_not_tokens_and_usage_counts_chunk_tokens():
                          "prompt_tokens_details": {"cached_tokens": 4}}, choices=False),
              b"data: [DONE]\n", b": brixcheck-ground-truth {\"arrival_s\": 1.0}\n"]
     record = RequestRecord("r", "s", "", intended_s=0.0)
-    _read_stream(record, _FakeResponse(lines))
+    _read_stream(record, _sse_response(lines))
     assert len(record.token_times_s) == 2
     assert record.chunk_tokens == [1, 2]
     assert (record.prompt_tokens, record.output_tokens, record.cached_tokens) == (9, 3, 4)
@@ -66,7 +90,7 @@ def test_role_and_usage_events_are_not_tokens_and_usage_counts_chunk_tokens():
 
 def test_error_event_inside_a_200_stream_is_a_failure():
     record = RequestRecord("r", "s", "", intended_s=0.0)
-    _read_stream(record, _FakeResponse([b'data: {"error": {"message": "boom"}}\n']))
+    _read_stream(record, _sse_response([b'data: {"error": {"message": "boom"}}\n']))
     assert "boom" in record.error
 
 
@@ -100,6 +124,17 @@ def test_fast_path_reads_compact_vllm_events_like_the_json_path():
              b'"finish_reason":"length"}],"usage":{"prompt_tokens":5,"total_tokens":8,'
              b'"completion_tokens":3}}\n', b"data: [DONE]\n"]
     record = RequestRecord("r", "s", "", intended_s=0.0)
-    _read_stream(record, _FakeResponse(lines))
+    _read_stream(record, _sse_response(lines))
     assert record.chunk_tokens == [2, 1]
     assert record.output_tokens == 3
+
+
+@pytest.mark.parametrize("split_at", [0, 7, 50])
+def test_lines_straddling_socket_reads_are_read_whole(split_at: int):
+    lines = [_chunk({"content": "a"}, {"completion_tokens": 1}), b"\n",
+             _chunk({"content": "b"}, {"completion_tokens": 2}), b"\n", b"data: [DONE]\n"]
+    record = RequestRecord("r", "s", "", intended_s=0.0)
+    _read_stream(record, _sse_response(lines, split_at))
+    assert record.chunk_tokens == [1, 1]
+    assert record.done_s is not None
+    assert not record.error
