@@ -28,6 +28,9 @@ from brixcheck.load.schedule import Arrival, arrival_offsets, share
 from brixcheck.load.sse_client import GROUND_TRUTH_HEADER, stream_chat
 from brixcheck.load.workload import ChatWorkload
 
+# Each request is a greenlet; recording who spawned it (a stack capture per spawn) buys nothing.
+gevent.config.track_greenlet_tree = False
+
 LEAD_IN_S = 0.5
 # gevent's timers fire up to a millisecond late (epoll waits in whole ms); the scheduler wakes
 # this much early and yields to other greenlets until the exact intended time.

@@ -33,19 +33,30 @@ def _has_token(choice: dict[str, Any]) -> bool:
     return bool(choice.get("text"))
 
 
-# A vLLM token event (chat delta or completion text that is not empty) and its running usage;
-# regular expressions run in C, so the common event needs no JSON parse and no Python loop.
-_TOKEN_EVENT = re.compile(rb'"delta":\{"content":"[^"]|"text":"[^"]')
-_COMPLETION_TOKENS = re.compile(rb'"completion_tokens":(\d+)')
+# A vLLM token event: a chat delta or completion text that is not empty, with running usage.
+# bytes.find and a regex anchored at one place run in C: the common event needs no JSON parse.
+_TOKEN_MARKERS = (b'"delta":{"content":"', b'"text":"')
+_COMPLETION_TOKENS = b'"completion_tokens":'
+_DIGITS = re.compile(rb"\d+")
+
+
+def _is_token_event(payload: bytes) -> bool:
+    for marker in _TOKEN_MARKERS:
+        at = payload.find(marker)
+        if at >= 0:
+            start = at + len(marker)
+            return payload[start:start + 1] not in (b'"', b"")  # empty content: no token
+    return False
 
 
 def _fast_token(record: RequestRecord, payload: bytes, now: float) -> bool:
     """Handle the common vLLM token event without a JSON parse; False when it is not one."""
-    if _TOKEN_EVENT.search(payload) is None:
+    if not _is_token_event(payload):
         return False
     previous = record.output_tokens or 0
-    usage = _COMPLETION_TOKENS.search(payload)
-    chunk = max(1, int(usage[1]) - previous) if usage else 1
+    at = payload.rfind(_COMPLETION_TOKENS)
+    usage = _DIGITS.match(payload, at + len(_COMPLETION_TOKENS)) if at >= 0 else None
+    chunk = max(1, int(usage[0]) - previous) if usage else 1
     record.token_times_s.append(now)
     record.chunk_tokens.append(chunk)
     record.output_tokens = previous + chunk
@@ -82,6 +93,20 @@ def _on_lines(record: RequestRecord, block: bytes, now: float) -> None:
             record.truth = json.loads(line[len(GROUND_TRUTH_MARK):])
 
 
+def _recv_when_readable(sock: Any) -> bytes:
+    """Wait for the socket to be readable, then read it once.
+
+    gevent's own recv() tries first and waits on EAGAIN; between two token events the socket is
+    almost always empty, so that costs a failed system call and an exception per event.
+    """
+    while True:
+        sock._wait(sock._read_event)
+        try:
+            return sock._sock.recv(READ_SIZE)
+        except BlockingIOError:
+            continue
+
+
 def _read_stream(record: RequestRecord, response: Any) -> None:
     """Read the body one socket read at a time; every line of a read gets that read's time.
 
@@ -97,7 +122,7 @@ def _read_stream(record: RequestRecord, response: Any) -> None:
             block = bytes(body[:end])
             del body[:end + 1]
             _on_lines(record, block, now)
-        data = sock.recv(READ_SIZE)
+        data = _recv_when_readable(sock)
         now = time.monotonic()
         if not data:
             break

@@ -34,11 +34,19 @@ def test_schedule_rejects_non_positive_rate():
 
 
 class _ScriptedSocket:
-    """Hands out one scripted read per recv(), then end of stream."""
+    """Hands out one scripted read per recv(), then end of stream; always readable.
+
+    It stands for a gevent socket and the OS socket under it (`_sock`), as the reader uses both.
+    """
 
     def __init__(self, reads: list[bytes]) -> None:
         self.reads = reads
         self.timeout: float | None = 5.0
+        self._sock = self
+        self._read_event = None
+
+    def _wait(self, _event: None) -> None:
+        return None
 
     def recv(self, _size: int) -> bytes:
         return self.reads.pop(0) if self.reads else b""
