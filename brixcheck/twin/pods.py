@@ -92,6 +92,9 @@ class PodBacker:
         self.time_factor = time_factor
         self.host = EngineHost()
         self._pods: dict[str, asyncio.Task[None]] = {}
+        # Engines are named namespace/name; a pod recreated under the same name is another pod
+        # (another uid), and the old one's late stop must not take the new one's engine down.
+        self._engine_uid: dict[str, str] = {}
 
     async def run(self, ready_file: Path | None = None) -> None:
         """Watch model pods forever; touch `ready_file` once the API answered."""
@@ -135,8 +138,12 @@ class PodBacker:
             return
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        name = f"{meta['namespace']}/{meta['name']}"
-        if name in self.host.engines:
+        await self._remove_engine(f"{meta['namespace']}/{meta['name']}", uid)
+
+    async def _remove_engine(self, name: str, uid: str | None = None) -> None:
+        """Stop the engine `name`; with `uid`, only if that pod started it."""
+        if name in self.host.engines and uid in (None, self._engine_uid.get(name)):
+            self._engine_uid.pop(name, None)
             await self.host.remove(name)
 
     async def _back(self, pod: dict[str, Any]) -> None:
@@ -204,13 +211,14 @@ class PodBacker:
         await asyncio.to_thread(self._point_logs, meta, container["name"], log_file,
                                 previous if restart else None)
         async def kill() -> None:
-            if name in self.host.engines:
-                await self.host.remove(name)
+            await self._remove_engine(name, meta["uid"])
 
+        await self._remove_engine(name)  # a previous pod of this name whose stop is still queued
         await self._evict_address_holders(name, pod["status"]["podIP"], serving_port(argv))
         try:
             engine = await self.host.add(name, argv, pod["status"]["podIP"], log_file,
                                          cri_log=True)
+            self._engine_uid[name] = meta["uid"]
         except HostError as exc:
             # What a container runtime reports when the process cannot start: it exits at once.
             with log_file.open("a") as stream:
@@ -232,7 +240,7 @@ class PodBacker:
         for other, engine in list(self.host.engines.items()):
             if other != name and engine.address == address:
                 log.info("stopping %s: pod %s now owns %s", other, name, address)
-                await self.host.remove(other)
+                await self._remove_engine(other)
 
     def _point_logs(self, meta: dict[str, Any], container: str, current: Path,
                     previous: Path | None) -> None:
