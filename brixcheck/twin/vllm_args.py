@@ -15,8 +15,8 @@ from pathlib import Path
 
 # flag -> why it is dropped on the twin's CPU engine
 DROPPED = {
-    "--gpu-memory-utilization": "GPU memory share; the CPU engine's KV cache is "
-                                "VLLM_CPU_KVCACHE_SPACE (GiB)",
+    "--gpu-memory-utilization": "GPU memory share; the CPU engine's KV cache is set by "
+                                "--kv-cache-memory-bytes",
     "--tensor-parallel-size": "one CPU process per pod",
     "--pipeline-parallel-size": "one CPU process per pod",
     "--dtype": "the tiny model is bfloat16",

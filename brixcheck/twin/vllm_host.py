@@ -45,12 +45,13 @@ class VllmProcess:
     exited: asyncio.Future[int]
     started_s: float = field(default_factory=time.monotonic)
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    reaper: asyncio.Task[None] | None = None
 
 
 class VllmHost:
     """Owns the real servers of the pod backer."""
 
-    def __init__(self, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, extra_args: tuple[str, ...] = vllm_install.ENGINE_ARGS) -> None:
         self.engines: dict[str, VllmProcess] = {}
         self.extra_args = extra_args
 
@@ -80,7 +81,7 @@ class VllmHost:
         engine = VllmProcess(f"{ip}:{serving_port(argv)}", process, log, exited)
         engine.pumps = [asyncio.ensure_future(_pump(process.stdout, "stdout", write)),
                         asyncio.ensure_future(_pump(process.stderr, "stderr", write))]
-        asyncio.ensure_future(_reap(engine))
+        engine.reaper = asyncio.ensure_future(_reap(engine))
         self.engines[name] = engine
         return engine
 
