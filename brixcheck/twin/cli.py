@@ -15,7 +15,7 @@ from brixcheck.twin.build import main as build_main
 from brixcheck.twin.cluster import TwinLayout
 
 
-async def _backer(time_factor: float) -> int:
+async def _backer(time_factor: float, engine: str) -> int:
     from brixcheck.twin.dataplane import DataPlane
     from brixcheck.twin.pods import PodBacker
 
@@ -23,7 +23,7 @@ async def _backer(time_factor: float) -> int:
     dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
     await asyncio.to_thread(dataplane.start)
     dataplane.write_addresses(layout.run_dir / "dataplane.json")
-    backer = PodBacker(layout.kubeconfig, layout.logs, time_factor, dataplane.update)
+    backer = PodBacker(layout.kubeconfig, layout.logs, time_factor, dataplane.update, engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,15 +40,17 @@ async def _backer(time_factor: float) -> int:
     return 0
 
 
-def main_twin(command: str, nodes: str, time_factor: float, scenario: str = "",
-              state: str | None = None) -> int:
+def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str = "",
+              state: str | None = None, engine: str = "emulator") -> int:
     """Dispatch `brixcheck twin COMMAND`."""
+    if time_factor is None:
+        time_factor = lifecycle.DEFAULT_TIME_FACTOR[engine]
     if command == "scenario":
         return main_scenario(scenario, state)
     if command == "build":
         return build_main([])
     if command == "up":
-        lifecycle.up(nodes, time_factor)
+        lifecycle.up(nodes, time_factor, engine)
         return 0
     if command == "down":
         lifecycle.down()
@@ -56,7 +58,7 @@ def main_twin(command: str, nodes: str, time_factor: float, scenario: str = "",
     if command == "status":
         return lifecycle.status()
     if command == "backer":
-        return uvloop.run(_backer(time_factor))
+        return uvloop.run(_backer(time_factor, engine))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
 
 

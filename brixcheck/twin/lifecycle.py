@@ -36,6 +36,9 @@ from brixcheck.twin.cluster import (
 NODE_PROFILES = REPO_ROOT / "manifests" / "twin" / "nodes"
 BACKER_READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+# The emulator's load times scale with the factor; the real engine's start-up takes real time,
+# so its probes must not be sped up (a 60 x 5 s startup budget x 0.1 is shorter than ~17 s).
+DEFAULT_TIME_FACTOR = {"emulator": 0.1, "vllm": 1.0}
 
 
 @dataclass
@@ -110,13 +113,13 @@ def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
     return names
 
 
-def start_backer(layout: TwinLayout, time_factor: float) -> int:
+def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator") -> int:
     """Start the pod backer in its own session; return its PID once it is watching."""
     ready = layout.run_dir / "backer.ready"
     ready.unlink(missing_ok=True)
     out = (layout.run_dir / "backer.log").open("a")
     cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
-           str(time_factor)]
+           str(time_factor), "--engine", engine]
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
     while not ready.exists():
@@ -139,9 +142,12 @@ def stop_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1) -> TwinLayout:
+def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
+       engine: str = "emulator") -> TwinLayout:
     """Build if needed, then start the twin (idempotent); return its layout."""
     timings = Timings()
+    if engine == "vllm":
+        _require_real_engine()
     layout = TwinLayout.default()
     try:
         timings.run("build (cached by version)", build_all)
@@ -150,9 +156,15 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1) -> TwinLayout:
     state = _read_state(layout)
     if _api_healthy(layout) and state:
         pid = int(state.get("backer_pid", 0))
+        running = str(state.get("engine", "emulator"))
+        if running != engine:
+            print(f"[twin] note: the running twin serves pods with the {running} engine; "
+                  f"`brixcheck twin down` first to switch to {engine}")
         if not _is_our_backer(pid):
-            state["backer_pid"] = timings.run("restart pod backer",
-                                              lambda: start_backer(layout, time_factor))
+            state["backer_pid"] = timings.run(
+                "restart pod backer",
+                lambda: start_backer(layout, float(state.get("time_factor", time_factor)),
+                                     running))
             layout.state_file.write_text(json.dumps(state))
         _print_up(layout, timings, "already up")
         return layout
@@ -160,12 +172,26 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1) -> TwinLayout:
         timings.run("clean half-started twin", lambda: down(quiet=True))
     timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
     timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
-    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor))
+    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor, engine))
     layout.state_file.write_text(json.dumps({"backer_pid": pid, "nodes": nodes,
-                                             "time_factor": time_factor,
+                                             "time_factor": time_factor, "engine": engine,
                                              "started": time.time()}))
     _print_up(layout, timings, "up")
     return layout
+
+
+def _require_real_engine() -> None:
+    from brixcheck.twin import vllm_install
+
+    if not vllm_install.is_installed():
+        raise BrixcheckError("the real vLLM engine is not installed",
+                             "run `make twin-vllm` (python -m brixcheck.twin.vllm_install), "
+                             "then `brixcheck twin up --engine vllm` again")
+
+
+def engine() -> str:
+    """The engine the running twin serves model pods with (emulator when unknown)."""
+    return str(_read_state(TwinLayout.default()).get("engine", "emulator"))
 
 
 def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
@@ -225,7 +251,8 @@ def status() -> int:
     healthy = _api_healthy(layout)
     backer = bool(state) and _is_our_backer(int(state.get("backer_pid", 0)))
     print(f"control plane: {'up' if healthy else 'down'}   pod backer: "
-          f"{'running' if backer else 'not running'}")
+          f"{'running' if backer else 'not running'}   engine: "
+          f"{state.get('engine', 'emulator') if state else '-'}")
     if healthy:
         print(f"kubeconfig: {layout.kubeconfig}")
         for node in _api(layout).list_node().items:

@@ -18,7 +18,7 @@ import shlex
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -27,6 +27,9 @@ from brixcheck.engine.host import EngineHost, HostError
 from brixcheck.twin.cluster import MODEL_LABEL
 from brixcheck.twin.dataplane import Endpoints
 from brixcheck.twin.kubelet import ContainerRunner, ContainerSpec, ContainerState, Probe, Running
+
+if TYPE_CHECKING:
+    from brixcheck.twin.vllm_host import VllmHost
 
 log = logging.getLogger(__name__)
 ENGINE_ARGS_ANNOTATION = "brixcheck.io/engine-args"
@@ -78,11 +81,18 @@ def container_status(name: str, image: str, state: ContainerState) -> dict[str, 
             "state": current, "lastState": last}
 
 
+def _vllm_host() -> VllmHost:
+    from brixcheck.twin.vllm_host import VllmHost
+
+    return VllmHost()
+
+
 class PodBacker:
     """Keeps one engine per model pod and reports like a kubelet."""
 
     def __init__(self, kubeconfig: Path, logs: Path, time_factor: float,
-                 on_endpoints: Callable[[Endpoints], None] = lambda _: None) -> None:
+                 on_endpoints: Callable[[Endpoints], None] = lambda _: None,
+                 engine: str = "emulator") -> None:
         api_client = config.new_client_from_config(str(kubeconfig))
         self._on_endpoints = on_endpoints
         self._endpoints: dict[str, dict[str, tuple[str, int]]] = {}
@@ -90,7 +100,9 @@ class PodBacker:
         self.custom = client.CustomObjectsApi(api_client)
         self.logs = logs
         self.time_factor = time_factor
-        self.host = EngineHost()
+        self.engine = engine
+        self.host: EngineHost | VllmHost = EngineHost() if engine == "emulator" \
+            else _vllm_host()
         self._pods: dict[str, asyncio.Task[None]] = {}
         # Engines are named namespace/name; a pod recreated under the same name is another pod
         # (another uid), and the old one's late stop must not take the new one's engine down.
@@ -203,7 +215,8 @@ class PodBacker:
                      runner: ContainerRunner) -> Running:
         meta = pod["metadata"]
         name = f"{meta['namespace']}/{meta['name']}"
-        argv = argv + await self._emulator_args(pod)
+        if self.engine == "emulator":
+            argv = argv + await self._emulator_args(pod)
         restart = runner.state.restart_count
         stem = f"{meta['namespace']}_{meta['name']}_{container['name']}"
         log_file = self.logs / f"{stem}-{restart}.log"
