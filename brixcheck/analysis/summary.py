@@ -199,6 +199,7 @@ class AnalysisOptions:
     bounds: ValidityBounds = field(default_factory=ValidityBounds)
     pairing: PairingSettings = field(default_factory=PairingSettings)
     step_s: float = 1.0
+    sweep: bool = False  # rate levels in `by`: breached levels are saturation, not invalidity
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None) -> Benc
     if not summary.empty:
         summary["achieved_rate_per_s"] = [achieved_rate_per_s(r, options.schedule, warmup)
                                           for _, r in summary.iterrows()]
-    validity = (check_validity(summary, options.schedule, options.bounds, warmup)
+    validity = (check_validity(summary, options.schedule, options.bounds, warmup, options.sweep)
                 if not summary.empty else Validity(False, ("no measured requests",)))
     return BenchmarkResult(
         options=options, summary=summary, errors=error_table(measured, by),

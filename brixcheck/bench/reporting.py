@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from brixcheck.analysis import AnalysisOptions, analyze, load_records
-from brixcheck.analysis.validity import Schedule, ValidityBounds
+from brixcheck.analysis.validity import Schedule, ValidityBounds, level_reasons
 from brixcheck.bench.runner import RunResult
 from brixcheck.bench.scenario import Scenario
 from brixcheck.history.record import record_run
@@ -29,17 +29,38 @@ def environment_stamp(target_environment: dict[str, Any], scenario: Scenario,
             "model": scenario.workload.model, "scenario": scenario.id}
 
 
+def _options(scenario: Scenario) -> AnalysisOptions:
+    sweep = scenario.load.sweep_rates_per_s is not None
+    return AnalysisOptions(
+        by=("strategy", "repeat", "rate_per_s") if sweep else ("strategy", "repeat"),
+        warmup_s=scenario.load.warmup_s, sweep=sweep,
+        schedule=Schedule(scenario.load.rate_per_s, scenario.load.duration_s,
+                          scenario.load.arrival if scenario.load.mode == "open" else None,
+                          scenario.workload.seed),
+        bounds=ValidityBounds(**scenario.guards.model_dump()))
+
+
+def _frame(scenario: Scenario, runs: list[RunResult]) -> pd.DataFrame:
+    sweep = scenario.load.sweep_rates_per_s is not None
+    return pd.concat([load_records([r.records], labels={
+        "strategy": r.strategy, "repeat": r.repeat,
+        **({"rate_per_s": r.rate_per_s} if sweep else {})}) for r in runs], ignore_index=True)
+
+
+def guard_breaches(scenario: Scenario, run: RunResult) -> list[str]:
+    """Which of the scenario's guards one run breached (empty: none); in a sweep, saturation."""
+    result = analyze(_frame(scenario, [run]), _options(scenario))
+    if result.summary.empty:
+        return ["no measured requests"]
+    return [r for _, row in result.summary.iterrows()
+            for r in level_reasons(row, result.options.schedule, result.options.bounds,
+                                   scenario.load.warmup_s)]
+
+
 def report_scenario(scenario: Scenario, runs: list[RunResult], info: RunInfo, out_dir: Path,
                     history_db: Path | None) -> ReportPaths:
     """Analyse every run of a scenario, write its report and store it in the history."""
-    frame = pd.concat([load_records([r.records], labels={"strategy": r.strategy,
-                                                        "repeat": r.repeat}) for r in runs],
-                      ignore_index=True)
-    options = AnalysisOptions(
-        by=("strategy", "repeat"), warmup_s=scenario.load.warmup_s,
-        schedule=Schedule(scenario.load.rate_per_s, scenario.load.duration_s),
-        bounds=ValidityBounds(**scenario.guards.model_dump()))
-    result = analyze(frame, options)
+    result = analyze(_frame(scenario, runs), _options(scenario))
     paths = write_benchmark_report(result, info, out_dir)
     if history_db is not None:
         record_run(history_db, result, info)

@@ -31,11 +31,12 @@ class RunResult:
     records: Path
     generator_cpu_s: float
     returncode: int
+    rate_per_s: float | None = None
 
 
 def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
-                   headers: dict[str, str]) -> list[str]:
-    """The Locust command line for one run."""
+                   headers: dict[str, str], rate_per_s: float | None = None) -> list[str]:
+    """The Locust command line for one run (`rate_per_s`: a sweep level)."""
     work, load = scenario.workload, scenario.load
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "--only-summary", "-H", host, "--bc-scenario", scenario.id, "--bc-model", work.model,
@@ -48,19 +49,22 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
         cmd += ["--bc-strategy", strategy]
     cmd += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
     if load.mode == "open":
-        return [*cmd, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
+        return [*cmd, "--bc-rate", str(rate_per_s or load.rate_per_s), "--bc-arrival", load.arrival,
                 "--bc-duration", str(load.duration_s), "OpenLoopUser"]
     return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
 
 
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
-             headers: dict[str, str] | None = None) -> RunResult:
-    """Run the scenario once for a strategy; records go under `out`."""
-    records = out / f"{scenario.id}" / f"{strategy}-r{repeat}"
+             headers: dict[str, str] | None = None,
+             rate_per_s: float | None = None) -> RunResult:
+    """Run the scenario once for a strategy (at a sweep level); records go under `out`."""
+    level = f"-{rate_per_s:g}rps" if rate_per_s else ""
+    records = out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = locust_command(scenario, strategy, host, records, headers or {}, rate_per_s)
     try:
-        done = subprocess.run(locust_command(scenario, strategy, host, records, headers or {}),
+        done = subprocess.run(command,
                               capture_output=True, text=True, check=False,
                               timeout=scenario.load.duration_s + 2 * DRAIN_S + 30)
     except subprocess.TimeoutExpired:
@@ -69,4 +73,4 @@ def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Pat
                              f"{records}") from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return RunResult(scenario.id, strategy, repeat, records, cpu, done.returncode)
+    return RunResult(scenario.id, strategy, repeat, records, cpu, done.returncode, rate_per_s)

@@ -38,17 +38,27 @@ class Load(_Strict):
     mode: Literal["open", "closed"] = Field("open", description="open loop or closed loop")
     arrival: Literal["poisson", "constant"] = Field("poisson", description="open-loop spacing")
     rate_per_s: float | None = Field(None, gt=0, description="open-loop requests per second")
+    sweep_rates_per_s: list[float] | None = Field(
+        None, min_length=2, description="open-loop rate levels, rising, instead of rate_per_s; "
+        "each strategy climbs them and stops at the first level the target does not sustain")
     users: int | None = Field(None, gt=0, description="closed-loop concurrent users")
     duration_s: float = Field(30, gt=0, description="length of the measured schedule")
     warmup_s: float = Field(3, ge=0, description="requests intended before this are excluded")
 
     @model_validator(mode="after")
     def _one_of_rate_or_users(self) -> Load:
-        if self.mode == "open" and self.rate_per_s is None:
-            raise ValueError("open-loop load needs rate_per_s")
-        if self.mode == "closed" and self.users is None:
-            raise ValueError("closed-loop load needs users")
+        sweep = self.sweep_rates_per_s
+        if self.mode == "open" and (self.rate_per_s is None) == (sweep is None):
+            raise ValueError("open-loop load needs rate_per_s or sweep_rates_per_s (one of them)")
+        if self.mode == "closed" and (self.users is None or sweep is not None):
+            raise ValueError("closed-loop load needs users (and no sweep)")
+        if sweep is not None and (min(sweep) <= 0 or sweep != sorted(set(sweep))):
+            raise ValueError("sweep_rates_per_s must be positive and strictly rising")
         return self
+
+    def levels(self) -> list[float | None]:
+        """The open-loop rates to run, in order ([None] for closed loop)."""
+        return list(self.sweep_rates_per_s or [self.rate_per_s])
 
 
 class Guards(_Strict):
@@ -57,6 +67,8 @@ class Guards(_Strict):
     max_error_rate: float = Field(0.01, ge=0, le=1, description="failed request fraction")
     max_send_lag_p99_ms: float = Field(10, gt=0, description="generator send lag p99")
     min_achieved_fraction: float = Field(0.95, gt=0, le=1, description="achieved/scheduled rate")
+    saturation_ttft_p99_ms: float | None = Field(
+        None, gt=0, description="sweeps: a level whose TTFT p99 passes this is saturated too")
 
 
 class Scenario(_Strict):

@@ -129,7 +129,8 @@ def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]
     return {
         "schemaVersion": SCHEMA_VERSION, "runId": info.run_id, "startedAt": info.started_at,
         "generatedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "status": str(status),
-        "validity": {"valid": result.validity.valid, "reasons": list(result.validity.reasons)},
+        "validity": {"valid": result.validity.valid, "reasons": list(result.validity.reasons),
+                     "saturated": list(result.validity.saturated)},
         "partial": {"partial": bool(info.partial_reason), "reason": info.partial_reason},
         "tool": _tool(), "environment": plain(info.environment),
         "fingerprint": fingerprint(info.environment),

@@ -20,6 +20,7 @@ th:first-child,td:first-child{text-align:left} th{background:#f3f3f3}
 .banner{padding:1rem;font-size:1.2rem;font-weight:bold;border-radius:4px;margin:1rem 0}
 .banner.INVALID{background:#c62828;color:#fff} .banner.PARTIAL{background:#f9a825;color:#000}
 .banner.VALID{background:#2e7d32;color:#fff}
+.banner.saturated{background:#e3f2fd;color:#000;font-size:1rem}
 figure{margin:1rem 0} figure img{max-width:100%;border:1px solid #eee}
 pre{background:#f6f6f6;padding:.75rem;overflow:auto;font-size:.8rem}
 dt{font-weight:bold;margin-top:.5rem} dd{margin-left:1rem}
@@ -92,16 +93,25 @@ def image(title: str, png: bytes) -> str:
             f"<figcaption>{escape(title)}</figcaption></figure>")
 
 
+def _saturation(doc: Mapping[str, Any]) -> str:
+    saturated = doc["validity"].get("saturated") or []
+    if not saturated:
+        return ""
+    items = "".join(f"<li>{escape(r)}</li>" for r in saturated)
+    return (f'<div class="banner saturated" id="saturation">Rate sweep: levels past what the '
+            f"target sustains (the sweep stops at the first one)<ul>{items}</ul></div>")
+
+
 def _banner(doc: Mapping[str, Any]) -> str:
     status = doc["status"]
     if status == "VALID":
-        return '<div class="banner VALID">VALID run</div>'
+        return '<div class="banner VALID">VALID run</div>' + _saturation(doc)
     reasons = list(doc["validity"]["reasons"])
     if doc["partial"]["partial"]:
         reasons.append(f"partial: {doc['partial']['reason']}")
     items = "".join(f"<li>{escape(r)}</li>" for r in reasons)
     return (f'<div class="banner {escape(status)}" id="status-banner">{escape(status)} run: '
-            f"do not compare its numbers as a normal run<ul>{items}</ul></div>")
+            f"do not compare its numbers as a normal run<ul>{items}</ul></div>") + _saturation(doc)
 
 
 def _formulas(formulas: Mapping[str, str]) -> str:

@@ -3,20 +3,22 @@
 Runs are ordered repeat by repeat (r0: A, B, C; r1: A, B, C) so slow drift does not favour one
 strategy; engine prefix caches are reset before each run. Strategies other than `baseline` need
 an AIBrix gateway; on a target without one (the twin) they are skipped as NOT-SUPPORTED with the
-reason. A run whose guards are breached fails as invalid, not as slow. At the end each scenario
-gets its report (HTML, JSON, CSV, strategy comparison) and is stored in the results history.
+reason. A run whose guards are breached fails as invalid, not as slow, except in a rate sweep:
+there the first breached level is where the target saturates, so the strategy's sweep stops
+there (its later levels are skipped with the reason) and the report lists it. At the end each
+scenario gets its report (HTML, JSON, CSV, strategy comparison), stored in the results history.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from brixcheck.bench.reporting import environment_stamp, report_scenario, run_info
+from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
 from brixcheck.bench.runner import RunResult, run_once
 from brixcheck.bench.scenario import Scenario, discover
 from brixcheck.conformance.model import Capability
@@ -25,7 +27,8 @@ from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 
 SCENARIOS = discover()
-CASES = [(s, r, strategy) for s in SCENARIOS for r in range(s.repeats) for strategy in s.strategies]
+CASES = [(s, r, strategy, rate) for s in SCENARIOS for r in range(s.repeats)
+         for strategy in s.strategies for rate in s.load.levels()]
 
 
 def _gateway(target: Target) -> str:
@@ -42,21 +45,30 @@ def _reset_caches(target: Target, model: ModelDeployment) -> None:
             httpx.post(f"http://{pod.status.pod_ip}:8000/reset_prefix_cache", timeout=5)
 
 
-def _guard(scenario: Scenario, records: list[dict]) -> None:
-    expected = (scenario.load.rate_per_s or 0) * scenario.load.duration_s
-    failed = [r for r in records if r["status"] != 200 or r["error"]]
-    assert records, "invalid run: no request completed"
-    error_rate = len(failed) / len(records)
-    assert error_rate <= scenario.guards.max_error_rate, (
-        f"invalid run: {error_rate:.1%} of requests failed, e.g. "
-        f"{failed[0]['status']} {failed[0]['error'][:120]}")
-    if expected:
-        assert len(records) >= scenario.guards.min_achieved_fraction * expected, (
-            f"invalid run: {len(records)} of {expected:.0f} scheduled requests completed")
+def _guard(scenario: Scenario, result: RunResult) -> None:
+    breaches = guard_breaches(scenario, result)
+    failed = [r for f in result.records.glob("*.jsonl") for r in read_records(f)
+              if r["status"] != 200 or r["error"]]
+    example = f" (e.g. {failed[0]['status']} {failed[0]['error'][:120]})" if failed else ""
+    assert not breaches, "invalid run: " + "; ".join(breaches) + example
+
+
+def _unfinished(scenario: Scenario, done: list[RunResult],
+                saturated: dict[tuple[str, str, int], str]) -> int:
+    """Runs neither done nor skipped because their sweep had already saturated."""
+    levels = len(scenario.load.levels())
+    missing = 0
+    for repeat in range(scenario.repeats):
+        for strategy in scenario.strategies:
+            ran = sum(1 for r in done if (r.strategy, r.repeat) == (strategy, repeat))
+            stopped = (scenario.id, strategy, repeat) in saturated
+            missing += 0 if stopped else levels - ran
+    return missing
 
 
 @pytest.fixture(scope="session")
 def bench_runs(target: Target, model: ModelDeployment, run_id: str,
+               saturated: dict[tuple[str, str, int], str],
                request: pytest.FixtureRequest) -> Iterator[dict[str, list[RunResult]]]:
     """Collects the runs; at the end (Ctrl-C too) writes each scenario's report."""
     runs: dict[str, list[RunResult]] = {}
@@ -67,8 +79,8 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         done = runs.get(scenario.id, [])
         if not done:
             continue
-        expected = scenario.repeats * len(scenario.strategies)
-        partial = "" if len(done) == expected else f"{len(done)} of {expected} runs finished"
+        missing = _unfinished(scenario, done, saturated)
+        partial = f"{missing} runs did not finish" if missing else ""
         info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
                         partial)
         paths = report_scenario(scenario, done, info, out,
@@ -78,10 +90,38 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
             reporter.write_line(f"benchmark report: {paths.html}")
 
 
-@pytest.mark.parametrize(("scenario", "repeat", "strategy"), CASES,
-                         ids=[f"{s.id}[{strategy}]-r{r}" for s, r, strategy in CASES])
-def test_scenario(scenario: Scenario, repeat: int, strategy: str, target: Target,
-                  model: ModelDeployment, bench_runs: dict[str, list[RunResult]], run_id: str):
+def _case_id(scenario: Scenario, repeat: int, strategy: str, rate: float | None) -> str:
+    level = f"-{rate:g}rps" if scenario.load.sweep_rates_per_s else ""
+    return f"{scenario.id}[{strategy}]-r{repeat}{level}"
+
+
+@pytest.fixture(scope="session")
+def saturated() -> dict[tuple[str, str, int], str]:
+    """Per sweep (scenario, strategy, repeat): the level where the target stopped keeping up."""
+    return {}
+
+
+def _sweep_level(scenario: Scenario, result: RunResult, key: tuple[str, str, int],
+                 saturated: dict[tuple[str, str, int], str],
+                 record_property: Callable[[str, object], None]) -> None:
+    """A sweep level's guards decide whether the sweep goes on, not whether the test fails."""
+    reasons = guard_breaches(scenario, result)
+    record_property("sustained", not reasons)
+    if reasons:
+        saturated[key] = f"{result.rate_per_s:g} req/s: " + "; ".join(reasons)
+        record_property("saturation", saturated[key])
+
+
+@pytest.mark.parametrize(("scenario", "repeat", "strategy", "rate"), CASES,
+                         ids=[_case_id(*case) for case in CASES])
+def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | None,
+                  target: Target, model: ModelDeployment,
+                  bench_runs: dict[str, list[RunResult]], run_id: str,
+                  saturated: dict[tuple[str, str, int], str],
+                  record_property: Callable[[str, object], None]):
+    key = (scenario.id, strategy, repeat)
+    if key in saturated:
+        pytest.skip(f"the sweep stopped: saturated at {saturated[key]}")
     if strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
@@ -92,6 +132,9 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, target: Target
     headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
     _reset_caches(target, model)
     result = run_once(scenario, strategy, repeat, host, Path("reports") / f"bench-{run_id}",
-                      headers)
+                      headers, rate if scenario.load.sweep_rates_per_s else None)
     bench_runs.setdefault(scenario.id, []).append(result)
-    _guard(scenario, [r for f in result.records.glob("*.jsonl") for r in read_records(f)])
+    if scenario.load.sweep_rates_per_s:
+        _sweep_level(scenario, result, key, saturated, record_property)
+    else:
+        _guard(scenario, result)

@@ -25,7 +25,9 @@ from brixcheck.analysis.regression import (
     judge,
     throughput_bins,
 )
+from brixcheck.analysis.validity import level_reasons
 from brixcheck.analysis.window import measured
+from brixcheck.load.schedule import Arrival, arrival_offsets
 from tests.unit.synthetic import RunSpec, make_records
 
 TTFT_P50 = next(t for t in DEFAULT_TOLERANCES if t.metric == "ttft_ms_p50")
@@ -187,3 +189,39 @@ def test_every_formula_source_documents_its_formula():
     formulas = metric_formulas()
     assert {"TTFT", "ITL", "TPOT", "E2E", "Goodput", "Pod balance"} <= set(formulas)
     assert all(len(text) > 20 for text in formulas.values())
+
+
+def test_validity_counts_a_short_poisson_schedule_by_its_own_arrivals():
+    # 2 req/s for 8 s with seed 5 holds only 10 arrivals: rate x duration would call a
+    # generator that sent all of them 40 % short.
+    schedule = Schedule(2, 8, arrival="poisson", seed=5)
+    offsets = arrival_offsets(2, 8, Arrival.POISSON, 5)
+    assert len(offsets) == 10
+    assert schedule.expected_requests(warmup_s=0) == 10
+    row = {"group": "g", "send_lag_ms_p99": 0.1, "error_rate": 0.0, "send_span_s": 7.0}
+    kept = pd.Series({**row, "sent_requests": 10})
+    short = pd.Series({**row, "sent_requests": 5})
+    assert level_reasons(kept, schedule, ValidityBounds()) == []
+    assert "sent 5 of the 10 scheduled" in level_reasons(short, schedule, ValidityBounds())[0]
+
+
+def _sweep_summary(ttft_p99: list[float]) -> pd.DataFrame:
+    rates = [4.0, 8.0, 16.0][:len(ttft_p99)]
+    return pd.DataFrame({"group": [f"random, repeat=0, rate_per_s={r}" for r in rates],
+                         "rate_per_s": rates, "sent_requests": [r * 10 for r in rates],
+                         "send_span_s": 10.0, "send_lag_ms_p99": 0.2, "error_rate": 0.0,
+                         "ttft_ms_p99": ttft_p99})
+
+
+def test_sweep_lists_the_saturated_level_and_stays_valid():
+    validity = check_validity(_sweep_summary([50, 90, 4000]), Schedule(None, 10),
+                              ValidityBounds(saturation_ttft_p99_ms=1000), sweep=True)
+    assert validity.valid, validity.reasons
+    assert validity.saturated == ("random, repeat=0, rate_per_s=16.0: "
+                                  "TTFT p99 4000.0 ms exceeds 1000 ms",)
+
+
+def test_sweep_without_a_sustained_level_is_invalid():
+    validity = check_validity(_sweep_summary([4000]), Schedule(None, 10),
+                              ValidityBounds(saturation_ttft_p99_ms=1000), sweep=True)
+    assert validity.reasons == ("random, repeat=0: no level of the sweep was sustained",)

@@ -36,6 +36,18 @@ def test_open_loop_without_rate_is_an_error(tmp_path: Path):
         load_scenario(path)
 
 
+def test_sweep_rates_must_rise_and_replace_the_single_rate(tmp_path: Path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(GOOD.replace("rate_per_s: 2", "sweep_rates_per_s: [8, 4]"))
+    with pytest.raises(BrixcheckError, match="must be positive and strictly rising"):
+        load_scenario(path)
+    path.write_text(GOOD.replace("rate_per_s: 2", "rate_per_s: 2, sweep_rates_per_s: [4, 8]"))
+    with pytest.raises(BrixcheckError, match="rate_per_s or sweep_rates_per_s"):
+        load_scenario(path)
+    path.write_text(GOOD.replace("rate_per_s: 2", "sweep_rates_per_s: [4, 8]"))
+    assert load_scenario(path).load.levels() == [4, 8]
+
+
 def test_locust_command_carries_strategy_and_schedule(tmp_path: Path):
     path = tmp_path / "good.yaml"
     path.write_text(GOOD)
