@@ -212,7 +212,7 @@ def kwokctl_config(layout: TwinLayout) -> str:
     """The multi-document kwokctl configuration of the twin."""
     kube_version = kubernetes_component().version
     options = {"runtime": "binary", "kubeVersion": kube_version, "bindAddress": "127.0.0.1",
-               "enableCRDs": ["Logs"], **_binaries(layout)}
+               "enableCRDs": ["Logs", "PortForward"], **_binaries(layout)}
     plugins = layout.kwok_workdir / "flex-volume-plugins"
     config = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
