@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from brixcheck.analysis import AnalysisOptions, analyze, load_records
+from brixcheck.analysis.telemetry import load_telemetry
 from brixcheck.analysis.validity import Schedule, ValidityBounds
 from brixcheck.bench.runner import RunResult
 from brixcheck.bench.scenario import Scenario
@@ -35,11 +36,14 @@ def report_scenario(scenario: Scenario, runs: list[RunResult], info: RunInfo, ou
     frame = pd.concat([load_records([r.records], labels={"strategy": r.strategy,
                                                         "repeat": r.repeat}) for r in runs],
                       ignore_index=True)
+    sampled = [load_telemetry([r.telemetry], labels={"strategy": r.strategy, "repeat": r.repeat})
+               for r in runs if r.telemetry is not None]
+    telemetry = pd.concat(sampled, ignore_index=True) if sampled else None
     options = AnalysisOptions(
         by=("strategy", "repeat"), warmup_s=scenario.load.warmup_s,
         schedule=Schedule(scenario.load.rate_per_s, scenario.load.duration_s),
         bounds=ValidityBounds(**scenario.guards.model_dump()))
-    result = analyze(frame, options)
+    result = analyze(frame, options, telemetry)
     paths = write_benchmark_report(result, info, out_dir)
     if history_db is not None:
         record_run(history_db, result, info)

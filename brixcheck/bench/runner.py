@@ -31,6 +31,7 @@ class RunResult:
     records: Path
     generator_cpu_s: float
     returncode: int
+    telemetry: Path | None = None  # engine/GPU samples taken during the run, if sampled
 
 
 def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
@@ -53,10 +54,15 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
     return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
 
 
+def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path) -> Path:
+    """The directory one run's records are written to."""
+    return out / f"{scenario.id}" / f"{strategy}-r{repeat}"
+
+
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
              headers: dict[str, str] | None = None) -> RunResult:
     """Run the scenario once for a strategy; records go under `out`."""
-    records = out / f"{scenario.id}" / f"{strategy}-r{repeat}"
+    records = records_dir(scenario, strategy, repeat, out)
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:

@@ -3,12 +3,15 @@
 Runs are ordered repeat by repeat (r0: A, B, C; r1: A, B, C) so slow drift does not favour one
 strategy; engine prefix caches are reset before each run. Strategies other than `baseline` need
 an AIBrix gateway; on a target without one (the twin) they are skipped as NOT-SUPPORTED with the
-reason. A run whose guards are breached fails as invalid, not as slow. At the end each scenario
-gets its report (HTML, JSON, CSV, strategy comparison) and is stored in the results history.
+reason. A run whose guards are breached fails as invalid, not as slow. While each run goes on,
+every model pod's /metrics (and NVML, where present) is sampled beside its records
+(docs/benchmarks.md, Telemetry). At the end each scenario gets its report (HTML, JSON, CSV,
+strategy comparison) and is stored in the results history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +20,9 @@ import httpx
 import pytest
 
 from brixcheck.bench.reporting import environment_stamp, report_scenario, run_info
-from brixcheck.bench.runner import RunResult, run_once
+from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover
+from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.conformance.model import Capability
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
@@ -34,12 +38,17 @@ def _gateway(target: Target) -> str:
     return json.loads((Path(target.kubeconfig).parent / "dataplane.json").read_text())["gateway"]
 
 
+def _engine_urls(target: Target, model: ModelDeployment) -> dict[str, str]:
+    """Every model pod with an address: pod name -> engine base URL."""
+    return {pod.metadata.name: f"http://{pod.status.pod_ip}:8000" for pod in
+            target.core.list_namespaced_pod(model.namespace, label_selector=model.selector).items
+            if pod.status.pod_ip}
+
+
 def _reset_caches(target: Target, model: ModelDeployment) -> None:
     """Flush every model pod's prefix cache so no strategy inherits another's warm cache."""
-    for pod in target.core.list_namespaced_pod(model.namespace,
-                                               label_selector=model.selector).items:
-        if pod.status.pod_ip:
-            httpx.post(f"http://{pod.status.pod_ip}:8000/reset_prefix_cache", timeout=5)
+    for url in _engine_urls(target, model).values():
+        httpx.post(f"{url}/reset_prefix_cache", timeout=5)
 
 
 def _guard(scenario: Scenario, records: list[dict]) -> None:
@@ -91,7 +100,10 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, target: Target
     # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
     headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
     _reset_caches(target, model)
-    result = run_once(scenario, strategy, repeat, host, Path("reports") / f"bench-{run_id}",
-                      headers)
+    out = Path("reports") / f"bench-{run_id}"
+    samples = telemetry_path(records_dir(scenario, strategy, repeat, out))
+    with TelemetrySampler(samples, lambda: _engine_urls(target, model)):
+        result = run_once(scenario, strategy, repeat, host, out, headers)
+    result = dataclasses.replace(result, telemetry=samples)
     bench_runs.setdefault(scenario.id, []).append(result)
     _guard(scenario, [r for f in result.records.glob("*.jsonl") for r in read_records(f)])
