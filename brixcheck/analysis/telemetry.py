@@ -46,8 +46,8 @@ def load_telemetry(paths: Iterable[Path | str],
     """
     rows = [row for path in map(Path, paths) if path.is_file() for row in read_jsonl(path)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame["gap"] = frame["gap"].fillna("").astype(str)
-    frame["metric"] = frame["metric"].fillna("").astype(str)
+    for column in ("gap", "metric", "source", "instance"):  # missing in gap or sample lines
+        frame[column] = [x if isinstance(x, str) else "" for x in frame[column]]
     frame["labels"] = [lbl if isinstance(lbl, dict) else {} for lbl in frame["labels"]]
     for column in ("t_s", "wall_s", "value"):
         frame[column] = frame[column].astype(float)

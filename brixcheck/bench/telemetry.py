@@ -80,10 +80,13 @@ class TelemetrySampler:
         # where it can, and the next round starts one interval after this one started.
         timeout = httpx.Timeout(max(0.5, min(2.0, self.interval_s)))
         with httpx.Client(timeout=timeout) as client:
-            while not self._stop.is_set():
+            while True:  # at least one round, however soon the run ends
                 began = time.monotonic()
                 self.sample_round(client)
-                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
+                if self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began))):
+                    break
+            # The counters as the run ended: the far edge of its measured window.
+            self.sample_round(client)
 
     def _current_pods(self) -> dict[str, str]:
         now = time.monotonic()
