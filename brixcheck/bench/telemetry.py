@@ -63,30 +63,34 @@ class TelemetrySampler:
         self._file: TextIO = self.out.open("a")
         if self._gpu is not None:
             self._gpu.__enter__()
+        # A scrape slower than the interval must not pile rounds up: the timeout stays below it
+        # where it can, and the next round starts one interval after this one started.
+        self._client = httpx.Client(timeout=httpx.Timeout(max(0.5, min(2.0, self.interval_s))))
+        # The first round is taken before the run may start, so the counters' values before
+        # any request (the baseline of every increase) are known.
+        self.sample_round(self._client)
         self._thread.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.interval_s + 10)
+        self._thread.join(timeout=self.interval_s + 60)  # scrapes are bounded by their timeout
         if self._gpu is not None:
             self._gpu.__exit__(None, None, None)
         self._file.close()
         log.info("telemetry: %d samples (%d gaps) in %s", self.samples, self.gaps, self.out)
 
     def _run(self) -> None:
-        # A scrape slower than the interval must not pile rounds up: the timeout stays below it
-        # where it can, and the next round starts one interval after this one started.
-        timeout = httpx.Timeout(max(0.5, min(2.0, self.interval_s)))
-        with httpx.Client(timeout=timeout) as client:
-            while True:  # at least one round, however soon the run ends
+        try:
+            began = time.monotonic()
+            while not self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began))):
                 began = time.monotonic()
-                self.sample_round(client)
-                if self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began))):
-                    break
+                self.sample_round(self._client)
             # The counters as the run ended: the far edge of its measured window.
-            self.sample_round(client)
+            self.sample_round(self._client)
+        finally:
+            self._client.close()
 
     def _current_pods(self) -> dict[str, str]:
         now = time.monotonic()
