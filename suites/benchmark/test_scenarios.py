@@ -90,7 +90,8 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
 @pytest.mark.parametrize(("scenario", "repeat", "strategy"), CASES,
                          ids=[f"{s.id}[{strategy}]-r{r}" for s, r, strategy in CASES])
 def test_scenario(scenario: Scenario, repeat: int, strategy: str, target: Target,
-                  model: ModelDeployment, bench_runs: dict[str, list[RunResult]], run_id: str):
+                  model: ModelDeployment, bench_runs: dict[str, list[RunResult]], run_id: str,
+                  request: pytest.FixtureRequest):
     if strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
@@ -101,9 +102,13 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, target: Target
     headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
     _reset_caches(target, model)
     out = Path("reports") / f"bench-{run_id}"
-    samples = telemetry_path(records_dir(scenario, strategy, repeat, out))
-    with TelemetrySampler(samples, lambda: _engine_urls(target, model)):
+    interval = float(request.config.getoption("--telemetry-interval"))
+    if interval > 0:
+        samples = telemetry_path(records_dir(scenario, strategy, repeat, out))
+        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+            result = run_once(scenario, strategy, repeat, host, out, headers)
+        result = dataclasses.replace(result, telemetry=samples)
+    else:
         result = run_once(scenario, strategy, repeat, host, out, headers)
-    result = dataclasses.replace(result, telemetry=samples)
     bench_runs.setdefault(scenario.id, []).append(result)
     _guard(scenario, [r for f in result.records.glob("*.jsonl") for r in read_records(f)])
