@@ -60,7 +60,7 @@ class TelemetrySampler:
 
     def __enter__(self) -> TelemetrySampler:
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = self.out.open("a")
+        self._file: TextIO = self.out.open("w")  # one file, one run
         if self._gpu is not None:
             self._gpu.__enter__()
         # A scrape slower than the interval must not pile rounds up: the timeout stays below it
