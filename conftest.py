@@ -21,5 +21,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "by the twin's time factor)")
     group.addoption("--history-db", default="reports/history.sqlite",
                     help="results history (SQLite path) that benchmark runs are stored in")
+    group.addoption("--telemetry-interval", type=float, default=1.0,
+                    help="seconds between scrapes of the model pods' /metrics (and NVML) during "
+                         "a benchmark run; 0 turns telemetry off")
     group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
                     help="model Deployment (+ Service) the suite deploys and checks")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from brixcheck.analysis import frame as frame_module
-from brixcheck.analysis import metrics, paired, stats, window
+from brixcheck.analysis import metrics, paired, stats, telemetry, window
 from brixcheck.analysis import validity as validity_module
 from brixcheck.analysis.distributions import group_label, latency_cdf, time_series
 from brixcheck.analysis.metrics import (
@@ -33,6 +33,7 @@ from brixcheck.analysis.metrics import (
 )
 from brixcheck.analysis.paired import PairedDifference, PairingSettings, paired_comparisons
 from brixcheck.analysis.regression import ITL_PER_REQUEST, throughput_bins
+from brixcheck.analysis.telemetry import TelemetrySummary, summarize_telemetry
 from brixcheck.analysis.validity import (
     Schedule,
     Validity,
@@ -215,23 +216,34 @@ class BenchmarkResult:
     validity: Validity
     comparisons: list[PairedDifference]
     samples: dict[str, dict[str, np.ndarray]]
+    telemetry: TelemetrySummary = field(default_factory=TelemetrySummary)
 
 
-def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None) -> BenchmarkResult:
+def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
+            telemetry_samples: pd.DataFrame | None = None) -> BenchmarkResult:
     """Summarize a run's request frame into everything a report shows.
 
     Args:
         frame: the request frame.
         options: grouping, warm-up, SLOs, schedule, validity bounds, pairing.
+        telemetry_samples: engine/GPU samples (`telemetry.load_telemetry`) labelled with the
+            `by` columns; None or empty when the run was not sampled.
 
     Returns:
-        The summaries; `validity` also fails when there are no measured requests.
+        The summaries; `validity` also fails when there are no measured requests. The summary
+        gains `engine_prefix_cache_hit_rate` (NaN without telemetry) beside the client-side
+        `prefix_cache_hit_rate`.
     """
     options = options or AnalysisOptions()
     by, warmup = options.by, options.warmup_s
     measured = window.measured(frame, by, warmup)
     summary = summarize(frame, by, warmup_s=warmup, slos=options.slos, pods=options.pods)
+    sampled = (summarize_telemetry(telemetry_samples, frame, by, warmup)
+               if telemetry_samples is not None else TelemetrySummary())
     if not summary.empty:
+        summary.insert(summary.columns.get_loc("prefix_cache_hit_rate") + 1,
+                       "engine_prefix_cache_hit_rate",
+                       [sampled.hit_rates.get(g, float("nan")) for g in summary["group"]])
         summary["achieved_rate_per_s"] = [achieved_rate_per_s(r, options.schedule, warmup)
                                           for _, r in summary.iterrows()]
     validity = (check_validity(summary, options.schedule, options.bounds, warmup, options.sweep)
@@ -242,7 +254,8 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None) -> Benc
         cdfs={m: latency_cdf(measured, m, by) for m in ("ttft_ms", "itl_ms", "e2e_ms")},
         series=time_series(frame, by, options.step_s), validity=validity,
         comparisons=paired_comparisons(measured, by, settings=options.pairing),
-        samples=request_samples(measured, by, summary, warmup) if not summary.empty else {})
+        samples=request_samples(measured, by, summary, warmup) if not summary.empty else {},
+        telemetry=sampled)
 
 
 def _formula_sources() -> dict[str, Callable[..., Any]]:
@@ -255,6 +268,8 @@ def _formula_sources() -> dict[str, Callable[..., Any]]:
         "Goodput": metrics.goodput, "Error rate": metrics.error_rate,
         "Per-pod counts": metrics.pod_counts, "Pod balance": metrics.balance_indices,
         "Prefix-cache hit rate": metrics.prefix_cache_hit_rate,
+        "Engine prefix-cache hit rate": telemetry.engine_prefix_cache_hit_rate,
+        "Engine load per pod": telemetry.engine_pod_load,
         "Achieved rate": validity_module.achieved_rate_per_s,
         "Paired difference": paired.paired_difference,
         "Mann-Whitney U": stats.mann_whitney_u,

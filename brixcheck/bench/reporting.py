@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from brixcheck.analysis import AnalysisOptions, analyze, load_records
+from brixcheck.analysis.telemetry import load_telemetry
 from brixcheck.analysis.validity import Schedule, ValidityBounds, level_reasons
 from brixcheck.bench.runner import RunResult
 from brixcheck.bench.scenario import Scenario
@@ -41,10 +42,20 @@ def _options(scenario: Scenario) -> AnalysisOptions:
 
 
 def _frame(scenario: Scenario, runs: list[RunResult]) -> pd.DataFrame:
+    return pd.concat([load_records([r.records], labels=_labels(scenario, r)) for r in runs],
+                     ignore_index=True)
+
+
+def _labels(scenario: Scenario, run: RunResult) -> dict[str, object]:
     sweep = scenario.load.sweep_rates_per_s is not None
-    return pd.concat([load_records([r.records], labels={
-        "strategy": r.strategy, "repeat": r.repeat,
-        **({"rate_per_s": r.rate_per_s} if sweep else {})}) for r in runs], ignore_index=True)
+    return {"strategy": run.strategy, "repeat": run.repeat,
+            **({"rate_per_s": run.rate_per_s} if sweep else {})}
+
+
+def _telemetry(scenario: Scenario, runs: list[RunResult]) -> pd.DataFrame | None:
+    sampled = [load_telemetry([r.telemetry], labels=_labels(scenario, r))
+               for r in runs if r.telemetry is not None]
+    return pd.concat(sampled, ignore_index=True) if sampled else None
 
 
 def guard_breaches(scenario: Scenario, run: RunResult) -> list[str]:
@@ -60,7 +71,7 @@ def guard_breaches(scenario: Scenario, run: RunResult) -> list[str]:
 def report_scenario(scenario: Scenario, runs: list[RunResult], info: RunInfo, out_dir: Path,
                     history_db: Path | None) -> ReportPaths:
     """Analyse every run of a scenario, write its report and store it in the history."""
-    result = analyze(_frame(scenario, runs), _options(scenario))
+    result = analyze(_frame(scenario, runs), _options(scenario), _telemetry(scenario, runs))
     paths = write_benchmark_report(result, info, out_dir)
     if history_db is not None:
         record_run(history_db, result, info)

@@ -32,6 +32,7 @@ class RunResult:
     generator_cpu_s: float
     returncode: int
     rate_per_s: float | None = None
+    telemetry: Path | None = None  # engine/GPU samples taken during the run, if sampled
 
 
 def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
@@ -54,12 +55,18 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
     return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
 
 
+def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path,
+                rate_per_s: float | None = None) -> Path:
+    """The directory one run's records are written to (`rate_per_s`: a sweep level)."""
+    level = f"-{rate_per_s:g}rps" if rate_per_s else ""
+    return out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
+
+
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
              headers: dict[str, str] | None = None,
              rate_per_s: float | None = None) -> RunResult:
     """Run the scenario once for a strategy (at a sweep level); records go under `out`."""
-    level = f"-{rate_per_s:g}rps" if rate_per_s else ""
-    records = out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
+    records = records_dir(scenario, strategy, repeat, out, rate_per_s)
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = locust_command(scenario, strategy, host, records, headers or {}, rate_per_s)

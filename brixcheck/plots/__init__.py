@@ -6,6 +6,7 @@ metric or writes a file.
 """
 
 from brixcheck.plots.figures import (
+    engine_series_figure,
     figure_png,
     goodput_rate_figure,
     latency_cdf_figure,
@@ -16,6 +17,6 @@ from brixcheck.plots.figures import (
 )
 
 __all__ = [
-    "figure_png", "goodput_rate_figure", "latency_cdf_figure", "latency_throughput_figure",
-    "pod_heatmap_figure", "time_series_figure", "trend_figure",
+    "engine_series_figure", "figure_png", "goodput_rate_figure", "latency_cdf_figure",
+    "latency_throughput_figure", "pod_heatmap_figure", "time_series_figure", "trend_figure",
 ]

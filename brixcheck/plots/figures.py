@@ -188,6 +188,46 @@ def time_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
     return fig
 
 
+ENGINE_PANELS = (("running", "running requests"), ("waiting", "waiting requests"),
+                 ("kv_usage", "KV-cache usage"))
+
+
+def engine_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
+    """Engine running/waiting requests and KV-cache usage over time: a row per group (strategy
+    run), a panel per metric, a line per pod, so a strategy that piles requests on one pod shows.
+
+    Args:
+        series: `TelemetrySummary.series` (`group`, `pod`, `t_s`, `running`, `waiting`,
+            `kv_usage`); NaN rows are failed scrapes and break the line.
+        warmup_s: where the warm-up ends (a dashed line).
+
+    Returns:
+        The figure.
+    """
+    groups = sorted(series["group"].unique()) if not series.empty else []
+    fig = _figure(max(1, len(groups)), len(ENGINE_PANELS), width=4.2, height=2.4)
+    axes = fig.subplots(max(1, len(groups)), len(ENGINE_PANELS), squeeze=False, sharex=True)
+    if not groups:
+        for ax in axes[0]:
+            _empty(ax, "engine telemetry")
+        return fig
+    for row, group in zip(axes, groups, strict=True):
+        rows = series[series["group"] == group]
+        for ax, (column, label) in zip(row, ENGINE_PANELS, strict=True):
+            for pod, points in rows.groupby("pod", sort=True):
+                ax.plot(points["t_s"], points[column], label=str(pod), drawstyle="steps-post")
+            if warmup_s:
+                ax.axvline(warmup_s, linestyle="--", color="grey")
+            ax.set_title(f"{group}: {label}", fontsize="small")
+            if column == "kv_usage":
+                ax.set_ylim(0, 1.05)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize="x-small")
+    for ax in axes[-1]:
+        ax.set_xlabel("seconds since start")
+    return fig
+
+
 def trend_figure(trend: pd.DataFrame, metrics: Sequence[str]) -> Figure:
     """Metrics across nights: one panel per metric, one line per group, one point per run.
 

@@ -22,7 +22,9 @@ from brixcheck.analysis import BenchmarkResult, metric_formulas
 from brixcheck.history.fingerprint import fingerprint
 from brixcheck.report.comparison import statement
 
-SCHEMA_VERSION = "brixcheck.benchmark/v1alpha1"
+# v1alpha2: summary column `engine_prefix_cache_hit_rate`, `enginePods[]` and `gpus[]`
+# (engine and GPU telemetry); v1alpha1 documents have none of them.
+SCHEMA_VERSION = "brixcheck.benchmark/v1alpha2"
 
 
 class RunStatus(StrEnum):
@@ -116,7 +118,7 @@ def analysis_config(result: BenchmarkResult) -> dict[str, Any]:
 
 
 def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]:
-    """The `brixcheck.benchmark/v1alpha1` document of a run (docs/reports.md lists the fields).
+    """The `brixcheck.benchmark/v1alpha2` document of a run (docs/reports.md lists the fields).
 
     Args:
         result: the analysis.
@@ -137,6 +139,7 @@ def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]
         "config": {"run": plain(info.config), "analysis": analysis_config(result)},
         "formulas": metric_formulas(), "summary": _records(result.summary),
         "errors": _records(result.errors), "pods": _records(result.pods),
+        "enginePods": _records(result.telemetry.pods), "gpus": _records(result.telemetry.gpus),
         "comparisons": _comparisons(result),
     }
 

@@ -1,6 +1,6 @@
 """The self-contained HTML report: one file, figures inlined as base64 PNG, no external assets.
 
-Renders a `brixcheck.benchmark/v1alpha1` document plus figures; it adds no numbers of its own.
+Renders a `brixcheck.benchmark/v1alpha2` document plus figures; it adds no numbers of its own.
 """
 
 from __future__ import annotations
@@ -144,6 +144,10 @@ def render_html(doc: Mapping[str, Any], figures: Sequence[tuple[str, bytes]]) ->
         "<h2>Figures</h2>", *[image(title, png) for title, png in figures],
         "<h2>Errors</h2>", table(doc["errors"], table_id="errors"),
         "<h2>Per-pod balance</h2>", table(doc["pods"], table_id="pods"),
+        "<h2>Engine telemetry per pod (measured window)</h2>",
+        table(doc["enginePods"], table_id="engine-pods"),
+        "<h2>GPU telemetry (NVML on the benchmark host)</h2>",
+        table(doc["gpus"], table_id="gpus"),
         "<h2>Run configuration</h2>",
         f"<pre>{escape(json.dumps(doc['config'], indent=2))}</pre>",
         "<h2>Metric formulas</h2>", _formulas(doc["formulas"]),

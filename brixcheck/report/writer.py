@@ -8,6 +8,7 @@ from pathlib import Path
 
 from brixcheck.analysis import BenchmarkResult, pod_share_matrix
 from brixcheck.plots import (
+    engine_series_figure,
     figure_png,
     goodput_rate_figure,
     latency_cdf_figure,
@@ -37,10 +38,15 @@ def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
         result: the analysis.
 
     Returns:
-        Latency CDFs, latency vs throughput, goodput vs rate, pod heatmap, time series.
+        Latency CDFs, latency vs throughput, goodput vs rate, pod heatmap, time series, and
+        the engine time series when the run was sampled.
     """
     options = result.options
     series = "strategy" if "strategy" in result.summary.columns else "group"
+    engine = result.telemetry.series
+    sampled = [("Engine metrics over time per strategy run: running and waiting requests and "
+                "KV-cache usage per pod", figure_png(engine_series_figure(
+                    engine, options.warmup_s)))] if not engine.empty else []
     return [
         ("Latency CDFs per strategy (TTFT, ITL, E2E)", figure_png(latency_cdf_figure(
             result.cdfs))),
@@ -52,6 +58,7 @@ def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
             pod_share_matrix(result.pods)))),
         ("Requests in flight and output tokens/s over time", figure_png(time_series_figure(
             result.series, options.warmup_s))),
+        *sampled,
     ]
 
 

@@ -5,12 +5,15 @@ strategy; engine prefix caches are reset before each run. Strategies other than 
 an AIBrix gateway; on a target without one (the twin) they are skipped as NOT-SUPPORTED with the
 reason. A run whose guards are breached fails as invalid, not as slow, except in a rate sweep:
 there the first breached level is where the target saturates, so the strategy's sweep stops
-there (its later levels are skipped with the reason) and the report lists it. At the end each
-scenario gets its report (HTML, JSON, CSV, strategy comparison), stored in the results history.
+there (its later levels are skipped with the reason) and the report lists it. While each run
+goes on, every model pod's /metrics (and NVML, where present) is sampled beside its records
+(docs/benchmarks.md, Telemetry). At the end each scenario gets its report (HTML, JSON, CSV,
+strategy comparison), stored in the results history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +22,9 @@ import httpx
 import pytest
 
 from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
-from brixcheck.bench.runner import RunResult, run_once
+from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover
+from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.conformance.model import Capability
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
@@ -37,12 +41,17 @@ def _gateway(target: Target) -> str:
     return json.loads((Path(target.kubeconfig).parent / "dataplane.json").read_text())["gateway"]
 
 
+def _engine_urls(target: Target, model: ModelDeployment) -> dict[str, str]:
+    """Every model pod with an address: pod name -> engine base URL."""
+    return {pod.metadata.name: f"http://{pod.status.pod_ip}:8000" for pod in
+            target.core.list_namespaced_pod(model.namespace, label_selector=model.selector).items
+            if pod.status.pod_ip}
+
+
 def _reset_caches(target: Target, model: ModelDeployment) -> None:
     """Flush every model pod's prefix cache so no strategy inherits another's warm cache."""
-    for pod in target.core.list_namespaced_pod(model.namespace,
-                                               label_selector=model.selector).items:
-        if pod.status.pod_ip:
-            httpx.post(f"http://{pod.status.pod_ip}:8000/reset_prefix_cache", timeout=5)
+    for url in _engine_urls(target, model).values():
+        httpx.post(f"{url}/reset_prefix_cache", timeout=5)
 
 
 def _guard(scenario: Scenario, result: RunResult) -> None:
@@ -118,7 +127,8 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
                   target: Target, model: ModelDeployment,
                   bench_runs: dict[str, list[RunResult]], run_id: str,
                   saturated: dict[tuple[str, str, int], str],
-                  record_property: Callable[[str, object], None]):
+                  record_property: Callable[[str, object], None],
+                  request: pytest.FixtureRequest):
     key = (scenario.id, strategy, repeat)
     if key in saturated:
         pytest.skip(f"the sweep stopped: saturated at {saturated[key]}")
@@ -131,8 +141,16 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
     # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
     headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
     _reset_caches(target, model)
-    result = run_once(scenario, strategy, repeat, host, Path("reports") / f"bench-{run_id}",
-                      headers, rate if scenario.load.sweep_rates_per_s else None)
+    out = Path("reports") / f"bench-{run_id}"
+    level = rate if scenario.load.sweep_rates_per_s else None
+    interval = float(request.config.getoption("--telemetry-interval"))
+    if interval > 0:
+        samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
+        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+            result = run_once(scenario, strategy, repeat, host, out, headers, level)
+        result = dataclasses.replace(result, telemetry=samples)
+    else:
+        result = run_once(scenario, strategy, repeat, host, out, headers, level)
     bench_runs.setdefault(scenario.id, []).append(result)
     if scenario.load.sweep_rates_per_s:
         _sweep_level(scenario, result, key, saturated, record_property)

@@ -28,7 +28,8 @@ def test_run_round_trips_with_summary_and_raw_samples(tmp_path: Path):
         summary = db.summary("n1").set_index("group")
     assert (row.status, row.fingerprint) == ("VALID", fingerprint(ENVIRONMENT))
     assert row.scenario == "streaming-chat"
-    assert row.config["analysis"]["schedule"] == {"rate_per_s": 20, "duration_s": 15}
+    assert row.config["analysis"]["schedule"] == {"rate_per_s": 20, "duration_s": 15,
+                                                  "arrival": None, "seed": 0}
     for kind in ("ttft_ms", "e2e_ms", "tpot_ms", "itl_ms", "output_tokens_per_s"):
         np.testing.assert_array_equal(samples["random"][kind], stored.samples["random"][kind])
     assert len(samples["random"]["ttft_ms"]) == 300

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from brixcheck.analysis import AnalysisOptions, analyze, pod_share_matrix
 from brixcheck.plots import (
+    engine_series_figure,
     figure_png,
     goodput_rate_figure,
     latency_cdf_figure,
@@ -72,3 +73,18 @@ def test_sweep_curves_have_one_point_per_rate_level(bench_records):
     assert {line.get_label(): list(line.get_xdata()) for line in ax.get_lines()} == {
         "least-request": [10, 20, 40], "random": [10, 20, 40]}
     assert len(latency_throughput_figure(summary).axes[0].get_lines()) == 2
+
+
+def test_engine_series_figure_has_a_row_per_group_and_a_line_per_pod():
+    series = pd.DataFrame({"group": ["random"] * 4 + ["least-request"] * 2,
+                           "pod": ["a", "a", "b", "b", "a", "a"], "t_s": [0, 1, 0, 1, 0, 1],
+                           "running": [1, 2, 0, float("nan"), 3, 1],
+                           "waiting": [0, 1, 0, 0, 0, 0], "kv_usage": [0.1, 0.2, 0, 0, 0.5, 0.4]})
+    fig = engine_series_figure(series, warmup_s=0.5)
+    assert len(fig.axes) == 2 * 3
+    # Rows in group order; a line per pod plus the warm-up line.
+    assert fig.axes[0].get_title() == "least-request: running requests"
+    assert len(fig.axes[0].get_lines()) == 1 + 1
+    assert len(fig.axes[3].get_lines()) == 2 + 1
+    assert figure_png(fig).startswith(PNG_MAGIC)
+    assert figure_png(engine_series_figure(series.iloc[0:0])).startswith(PNG_MAGIC)

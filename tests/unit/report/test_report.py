@@ -31,7 +31,8 @@ ENVIRONMENT = {"target": "twin", "gpuProduct": "NVIDIA-GeForce-RTX-4060", "drive
 OPTIONS = AnalysisOptions(warmup_s=2.0, schedule=Schedule(20, 15),
                           bounds=ValidityBounds(min_achieved_fraction=0.85))
 SKELETON = ["Environment", "Summary", "Strategy comparison (paired by request)", "Figures",
-            "Errors", "Per-pod balance", "Run configuration", "Metric formulas"]
+            "Errors", "Per-pod balance", "Engine telemetry per pod (measured window)",
+            "GPU telemetry (NVML on the benchmark host)", "Run configuration", "Metric formulas"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def written(bench_records, tmp_path_factory):
 def test_json_report_is_versioned_and_complete(written):
     _, paths = written
     doc = json.loads(paths.json.read_text())
-    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha1"
+    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha2"
     assert doc["status"] == "VALID"
     assert doc["environment"] == ENVIRONMENT
     assert re.fullmatch(r"[0-9a-f]{16}", doc["fingerprint"])
