@@ -24,6 +24,7 @@ from locust.runners import MasterRunner, Runner, WorkerRunner
 import gc
 import logging
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -77,6 +78,11 @@ def _options(parser) -> None:
                        help="wall-clock start of the schedule (the master sets it for its workers)")
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _worker_index(environment: Environment) -> int:
     return getattr(environment.runner, "worker_index", 0) or 0
 
@@ -98,8 +104,9 @@ def _distributed(environment: Environment, runner: Runner | None = None, **_: ob
 
     def share_done(environment: Environment, msg: Message, **_: object) -> None:
         if tracker.report(int(msg.data["worker"]), msg.data):
-            logging.info("all %d workers sent their share (%d requests); quitting",
-                         workers, tracker.sent)
+            logging.info("all %d workers sent their share (%d requests); workers' CPU %.3f s, "
+                         "master's CPU %.3f s; quitting", workers, tracker.sent,
+                         tracker.cpu_s, _cpu_s())
             gevent.spawn(environment.runner.quit)
 
     runner.register_message(DONE_MESSAGE, share_done)
@@ -198,7 +205,8 @@ class OpenLoopUser(_StreamingUser):
         # The schedule is the test: end the run now instead of idling until --run-time.
         runner = self.environment.runner
         if isinstance(runner, WorkerRunner):
-            runner.send_message(DONE_MESSAGE, {"worker": worker, "sent": len(offsets)})
+            runner.send_message(DONE_MESSAGE, {"worker": worker, "sent": len(offsets),
+                                               "cpu_s": _cpu_s()})
         else:
             gevent.spawn(runner.quit)
 

@@ -2,7 +2,9 @@
 
 pytest never imports Locust (it patches the process with gevent); it drives it as a process.
 The generator's CPU time is measured from the child's resource usage, so a run whose generator
-saturated a core can be reported as such.
+saturated a core can be reported as such. With `load.processes` > 1 the child is Locust's master,
+which forks one worker per process and waits for them; a waited-for grandchild's CPU time is
+part of its parent's children usage, so the figure includes every worker.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from brixcheck.errors import BrixcheckError
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "locustfiles" / "streaming_chat.py"
 DRAIN_S = 30
+LOG_NAME = "locust.log"
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,13 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
     if strategy != "baseline":
         cmd += ["--bc-strategy", strategy]
     cmd += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
+    workers = load.worker_count()
+    if workers > 1:
+        # Locust's own distributed mode: this process is the master, forking the workers.
+        cmd += ["--processes", str(workers), "--bc-workers", str(workers)]
     if load.mode == "open":
-        return [*cmd, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
+        users = ["-u", str(workers), "-r", str(workers)] if workers > 1 else []
+        return [*cmd, *users, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
                 "--bc-duration", str(load.duration_s), "OpenLoopUser"]
     return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
 
@@ -69,4 +77,5 @@ def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Pat
                              f"{records}") from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    (records / LOG_NAME).write_text(done.stdout + done.stderr)
     return RunResult(scenario.id, strategy, repeat, records, cpu, done.returncode)

@@ -54,3 +54,8 @@ class DoneTracker:
     def sent(self) -> int:
         """Requests the workers say they sent, together."""
         return sum(int(r.get("sent", 0)) for r in self.reports.values())
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds the workers say they had used when they reported, together."""
+        return sum(float(r.get("cpu_s", 0.0)) for r in self.reports.values())
