@@ -36,29 +36,37 @@ class RunResult:
     returncode: int
 
 
-def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
-                   headers: dict[str, str]) -> list[str]:
-    """The Locust command line for one run."""
+def scenario_options(scenario: Scenario, strategy: str, headers: dict[str, str],
+                     workers: int) -> list[str]:
+    """The locustfile's options and the user class for one run (local or in-cluster)."""
     work, load = scenario.workload, scenario.load
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "--only-summary", "-H", host, "--bc-scenario", scenario.id, "--bc-model", work.model,
-           "--bc-prompt-words", str(work.prompt_words), "--bc-output-tokens",
-           str(work.output_tokens), "--bc-seed", str(work.seed), "--bc-prefix-groups",
-           str(work.prefix_groups), "--bc-prefix-words", str(work.prefix_words),
-           "--bc-records", str(records), "--run-time", f"{int(load.duration_s + DRAIN_S)}s",
-           "--stop-timeout", str(DRAIN_S)]
+    opts = ["--bc-scenario", scenario.id, "--bc-model", work.model,
+            "--bc-prompt-words", str(work.prompt_words), "--bc-output-tokens",
+            str(work.output_tokens), "--bc-seed", str(work.seed), "--bc-prefix-groups",
+            str(work.prefix_groups), "--bc-prefix-words", str(work.prefix_words),
+            "--run-time", f"{int(load.duration_s + DRAIN_S)}s", "--stop-timeout", str(DRAIN_S)]
     if strategy != "baseline":
-        cmd += ["--bc-strategy", strategy]
-    cmd += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
-    workers = load.worker_count()
+        opts += ["--bc-strategy", strategy]
+    opts += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
     if workers > 1:
-        # Locust's own distributed mode: this process is the master, forking the workers.
-        cmd += ["--processes", str(workers), "--bc-workers", str(workers)]
+        opts += ["--bc-workers", str(workers)]
     if load.mode == "open":
         users = ["-u", str(workers), "-r", str(workers)] if workers > 1 else []
-        return [*cmd, *users, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
+        return [*opts, *users, "--bc-rate", str(load.rate_per_s), "--bc-arrival", load.arrival,
                 "--bc-duration", str(load.duration_s), "OpenLoopUser"]
-    return [*cmd, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
+    return [*opts, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
+
+
+def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
+                   headers: dict[str, str]) -> list[str]:
+    """The Locust command line for one local run."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+           "--only-summary", "-H", host, "--bc-records", str(records)]
+    workers = scenario.load.worker_count()
+    if workers > 1:
+        # Locust's own distributed mode: this process is the master, forking the workers.
+        cmd += ["--processes", str(workers)]
+    return cmd + scenario_options(scenario, strategy, headers, workers)
 
 
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
