@@ -26,3 +26,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "a benchmark run; 0 turns telemetry off")
     group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
                     help="model Deployment (+ Service) the suite deploys and checks")
+    group.addoption("--load-where", choices=["local", "cluster"], default=None,
+                    help="where benchmark load starts: local (Locust here) or cluster (Locust "
+                         "Jobs next to the target); default: each scenario's load.where")
+    group.addoption("--loadgen-image", default=None,
+                    help="image of the in-cluster Locust pods (default: a public Python image "
+                         "that pip-installs Locust at start)")
+    group.addoption("--loadgen-no-install", action="store_true",
+                    help="the --loadgen-image already holds Locust: skip the pip install")

@@ -25,6 +25,9 @@ TWIN_LACKS = {
     Capability.AIBRIX_GATEWAY: "AIBrix's gateway plugin cannot be built here (docs/twin.md)",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
+    Capability.CONTAINER_RUNTIME: "the twin has no container runtime: only model pods run, "
+                                  "backed by emulated engines, so other pods (such as the "
+                                  "in-cluster Locust Jobs) never start",
 }
 
 

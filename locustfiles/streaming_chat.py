@@ -6,6 +6,11 @@ time, so a slow server is not flattered. Closed loop: each user sends the next r
 last one ended (intended = actual send time). Every request becomes a record on disk
 (brixcheck.load.records); Locust's own statistics are only a live view.
 
+Distributed (Locust's master and workers, e.g. `--processes 4`): every worker gets exactly one
+OpenLoopUser and sends every N-th arrival; it tells the master when its share is done, and the
+master quits once every worker has (brixcheck.load.distributed). With --bc-records-stdout a
+worker also prints its records, framed, when it stops (brixcheck.load.framing: in-cluster runs).
+
 Run: locust -f locustfiles/streaming_chat.py --headless -H http://127.0.0.1:8000 \
         --bc-rate 50 --bc-duration 30 --run-time 40s OpenLoopUser
 """
@@ -13,9 +18,14 @@ Run: locust -f locustfiles/streaming_chat.py --headless -H http://127.0.0.1:8000
 # Locust first: importing it patches the process with gevent.
 from locust import User, constant, events, task
 from locust.env import Environment
+from locust.rpc import Message
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 import gc
+import logging
 import os
+import resource
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +33,8 @@ import gevent
 from gevent.pool import Pool
 from geventhttpclient import HTTPClient
 
+from brixcheck.load.distributed import DONE_MESSAGE, DoneTracker, global_index, worker_count
+from brixcheck.load.framing import clock_offset_s, frame
 from brixcheck.load.records import RecordWriter, RequestRecord
 from brixcheck.load.schedule import Arrival, arrival_offsets, share
 from brixcheck.load.sse_client import GROUND_TRUTH_HEADER, stream_chat
@@ -43,7 +55,8 @@ def _options(parser) -> None:
     group.add_argument("--bc-rate", type=float, default=10.0, help="open-loop requests/s")
     group.add_argument("--bc-arrival", default="poisson", choices=[a.value for a in Arrival])
     group.add_argument("--bc-duration", type=float, default=30.0, help="schedule length (s)")
-    group.add_argument("--bc-workers", type=int, default=1, help="processes sharing the schedule")
+    group.add_argument("--bc-workers", type=int, default=1,
+                       help="workers sharing the schedule (default: --processes, else 1)")
     group.add_argument("--bc-model", default="deepseek-r1-qwen-1b5")
     group.add_argument("--bc-prompt-words", type=int, default=100)
     group.add_argument("--bc-output-tokens", type=int, default=64)
@@ -59,14 +72,53 @@ def _options(parser) -> None:
     group.add_argument("--bc-prefix-words", type=int, default=0, help="words per shared prefix")
     group.add_argument("--bc-header", action="append", default=[],
                        help="extra request header NAME=VALUE (repeatable)")
+    group.add_argument("--bc-records-stdout", action="store_true",
+                       help="also print the records, framed, when the run stops (in-cluster)")
+    group.add_argument("--bc-start-wall", type=float, default=0.0,
+                       help="wall-clock start of the schedule (the master sets it for its workers)")
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _worker_index(environment: Environment) -> int:
     return getattr(environment.runner, "worker_index", 0) or 0
 
 
+@events.init.add_listener
+def _distributed(environment: Environment, runner: Runner | None = None, **_: object) -> None:
+    """One OpenLoopUser per worker; the master quits when every worker's share is done."""
+    options = environment.parsed_options
+    if options is None:
+        return
+    workers = worker_count(getattr(options, "processes", None), options.bc_workers)
+    options.bc_workers = workers
+    OpenLoopUser.fixed_count = workers
+    if not isinstance(runner, MasterRunner):
+        return
+    if "OpenLoopUser" in (options.user_classes or []) and (options.num_users or 0) < workers:
+        options.num_users = options.spawn_rate = workers
+    tracker = DoneTracker(workers)
+
+    def share_done(environment: Environment, msg: Message, **_: object) -> None:
+        if tracker.report(int(msg.data["worker"]), msg.data):
+            logging.info("all %d workers sent their share (%d requests); workers' CPU %.3f s, "
+                         "master's CPU %.3f s; quitting", workers, tracker.sent,
+                         tracker.cpu_s, _cpu_s())
+            gevent.spawn(environment.runner.quit)
+
+    runner.register_message(DONE_MESSAGE, share_done)
+
+
 @events.test_start.add_listener
 def _open_records(environment: Environment, **_: object) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        # Workers get the master's options with their spawn job: one start instant for all, so
+        # the shares interleave as the schedule says (to the hosts' clock sync in a cluster).
+        environment.parsed_options.bc_start_wall = time.time() + LEAD_IN_S
+        return  # the master sends nothing; its workers write the records
     options = environment.parsed_options
     name = f"{options.bc_scenario}-{options.bc_strategy or 'none'}-{_worker_index(environment)}"
     environment.brixcheck_records = RecordWriter(
@@ -77,7 +129,16 @@ def _open_records(environment: Environment, **_: object) -> None:
 
 @events.test_stop.add_listener
 def _close_records(environment: Environment, **_: object) -> None:
-    environment.brixcheck_records.close()
+    writer: RecordWriter | None = getattr(environment, "brixcheck_records", None)
+    if writer is None:
+        return
+    environment.brixcheck_records = None
+    writer.close()
+    if environment.parsed_options.bc_records_stdout:
+        lines = frame(_worker_index(environment), writer.path.read_text().splitlines(),
+                      clock_offset_s())
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
 
 
 class _StreamingUser(User):
@@ -123,24 +184,31 @@ class OpenLoopUser(_StreamingUser):
     @task
     def run_schedule(self) -> None:
         options = self.environment.parsed_options
+        worker, workers = _worker_index(self.environment), options.bc_workers
         offsets = share(arrival_offsets(options.bc_rate, options.bc_duration,
                                         Arrival(options.bc_arrival), options.bc_seed),
-                        _worker_index(self.environment), options.bc_workers)
+                        worker, workers)
         pool = Pool()
-        start = time.monotonic() + LEAD_IN_S
-        for index, offset in enumerate(offsets):
+        lead_in = options.bc_start_wall - time.time() if options.bc_start_wall else LEAD_IN_S
+        start = time.monotonic() + lead_in
+        for position, offset in enumerate(offsets):
             intended = start + offset
             delay = intended - time.monotonic() - SPIN_S
             if delay > 0:
                 gevent.sleep(delay)
             while time.monotonic() < intended:
                 gevent.sleep(0)
-            pool.spawn(self.send, index, intended)
+            # The schedule's own index: the same prompt as in a one-process run of the schedule.
+            pool.spawn(self.send, global_index(worker, workers, position), intended)
             gevent.sleep(0)  # let the new request go out now, not after the next wait
         pool.join()
-        if options.bc_workers == 1:
-            # The schedule is the test: end the run now instead of idling until --run-time.
-            gevent.spawn(self.environment.runner.quit)
+        # The schedule is the test: end the run now instead of idling until --run-time.
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(DONE_MESSAGE, {"worker": worker, "sent": len(offsets),
+                                               "cpu_s": _cpu_s()})
+        else:
+            gevent.spawn(runner.quit)
 
 
 class ClosedLoopUser(_StreamingUser):

@@ -6,11 +6,12 @@ it means, and a bad file is reported with the field path and the rule it broke.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brixcheck.errors import BrixcheckError
 
@@ -44,6 +45,12 @@ class Load(_Strict):
     users: int | None = Field(None, gt=0, description="closed-loop concurrent users")
     duration_s: float = Field(30, gt=0, description="length of the measured schedule")
     warmup_s: float = Field(3, ge=0, description="requests intended before this are excluded")
+    processes: int | Literal["auto"] = Field(
+        1, description="Locust processes sharing the load: 1 = one process; N > 1 = a master "
+        "and N workers (Locust's distributed mode); 'auto' or -1 = one worker per core")
+    where: Literal["local", "cluster"] = Field(
+        "local", description="local: Locust on this machine; cluster: Locust as Kubernetes Jobs "
+        "next to the target (manifests/loadgen)")
 
     @model_validator(mode="after")
     def _one_of_rate_or_users(self) -> Load:
@@ -59,6 +66,19 @@ class Load(_Strict):
     def levels(self) -> list[float | None]:
         """The open-loop rates to run, in order ([None] for closed loop)."""
         return list(self.sweep_rates_per_s or [self.rate_per_s])
+
+    @field_validator("processes")
+    @classmethod
+    def _process_count(cls, value: int | str) -> int | str:
+        if value != "auto" and (value == 0 or int(value) < -1):
+            raise ValueError("must be a positive count, 'auto' or -1")
+        return value
+
+    def worker_count(self, cores: int | None = None) -> int:
+        """Processes (workers) that share the load; 'auto'/-1 is one per core."""
+        if self.processes in ("auto", -1):
+            return max(cores or os.cpu_count() or 1, 1)
+        return int(self.processes)
 
 
 class Guards(_Strict):

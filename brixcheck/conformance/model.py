@@ -31,6 +31,7 @@ class Capability(StrEnum):
     MODEL_PODS = "ModelPods"
     AIBRIX_STACK = "AIBrixStack"
     AIBRIX_GATEWAY = "AIBrixGateway"
+    CONTAINER_RUNTIME = "ContainerRuntime"
 
 
 @dataclass(frozen=True)

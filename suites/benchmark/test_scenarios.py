@@ -3,12 +3,14 @@
 Runs are ordered repeat by repeat (r0: A, B, C; r1: A, B, C) so slow drift does not favour one
 strategy; engine prefix caches are reset before each run. Strategies other than `baseline` need
 an AIBrix gateway; on a target without one (the twin) they are skipped as NOT-SUPPORTED with the
-reason. A run whose guards are breached fails as invalid, not as slow, except in a rate sweep:
-there the first breached level is where the target saturates, so the strategy's sweep stops
-there (its later levels are skipped with the reason) and the report lists it. While each run
-goes on, every model pod's /metrics (and NVML, where present) is sampled beside its records
-(docs/benchmarks.md, Telemetry). At the end each scenario gets its report (HTML, JSON, CSV,
-strategy comparison), stored in the results history.
+reason. `load.where: cluster` (or `--load-where cluster`) starts the load as Locust Jobs inside
+the cluster; the twin runs no containers, so there it is NOT-SUPPORTED. A run whose guards are
+breached fails as invalid, not as slow, except in a rate sweep: there the first breached level
+is where the target saturates, so the strategy's sweep stops there (its later levels are
+skipped with the reason) and the report lists it. While each run goes on, every model pod's
+/metrics (and NVML, where present) is sampled beside its records (docs/benchmarks.md,
+Telemetry). At the end each scenario gets its report (HTML, JSON, CSV, strategy comparison),
+stored in the results history.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
+from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover
@@ -73,6 +77,39 @@ def _unfinished(scenario: Scenario, done: list[RunResult],
             stopped = (scenario.id, strategy, repeat) in saturated
             missing += 0 if stopped else levels - ran
     return missing
+
+
+def _in_cluster(scenario: Scenario, strategy: str, repeat: int, target: Target,
+                model: ModelDeployment, run_id: str, config: pytest.Config) -> RunResult:
+    """The run as Locust Jobs next to the model (only the baseline path is known in-cluster)."""
+    if strategy != "baseline":
+        pytest.skip("in-cluster gateway discovery is not implemented yet: use load.where local")
+    if scenario.load.sweep_rates_per_s:
+        pytest.skip("rate sweeps run with load.where local only, for now")
+    spec = LoadgenSpec(scenario, strategy, f"http://{model.name}.{model.namespace}.svc:8000",
+                       run_id, model.namespace, f"bc-load-{run_id}-{repeat}"[:52].rstrip("-"),
+                       config.getoption("--loadgen-image") or DEFAULT_IMAGE,
+                       not config.getoption("--loadgen-no-install"))
+    return run_in_cluster(target.api_client, spec, repeat, Path("reports") / f"bench-{run_id}")
+
+
+def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | None,
+               target: Target, model: ModelDeployment, run_id: str,
+               config: pytest.Config) -> RunResult:
+    """Locust on this machine through the gateway, with the engines' telemetry sampled."""
+    host = _gateway(target)
+    # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
+    headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
+    _reset_caches(target, model)
+    out = Path("reports") / f"bench-{run_id}"
+    level = rate if scenario.load.sweep_rates_per_s else None
+    interval = float(config.getoption("--telemetry-interval"))
+    if interval <= 0:
+        return run_once(scenario, strategy, repeat, host, out, headers, level)
+    samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
+    with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+        result = run_once(scenario, strategy, repeat, host, out, headers, level)
+    return dataclasses.replace(result, telemetry=samples)
 
 
 @pytest.fixture(scope="session")
@@ -132,25 +169,21 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
     key = (scenario.id, strategy, repeat)
     if key in saturated:
         pytest.skip(f"the sweep stopped: saturated at {saturated[key]}")
+    where = request.config.getoption("--load-where") or scenario.load.where
+    if where == "cluster" and Capability.CONTAINER_RUNTIME not in target.capabilities:
+        pytest.skip("NOT-SUPPORTED: in-cluster load needs pods that run containers "
+                    f"({target.describe_missing([Capability.CONTAINER_RUNTIME.value])})")
     if strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:
         pytest.skip(f"scenario model {scenario.workload.model} is not the deployed {model.name}")
-    host = _gateway(target)
-    # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
-    headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
-    _reset_caches(target, model)
-    out = Path("reports") / f"bench-{run_id}"
-    level = rate if scenario.load.sweep_rates_per_s else None
-    interval = float(request.config.getoption("--telemetry-interval"))
-    if interval > 0:
-        samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
-        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-            result = run_once(scenario, strategy, repeat, host, out, headers, level)
-        result = dataclasses.replace(result, telemetry=samples)
+    if where == "cluster":
+        _reset_caches(target, model)
+        result = _in_cluster(scenario, strategy, repeat, target, model, run_id, request.config)
     else:
-        result = run_once(scenario, strategy, repeat, host, out, headers, level)
+        result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
+                            request.config)
     bench_runs.setdefault(scenario.id, []).append(result)
     if scenario.load.sweep_rates_per_s:
         _sweep_level(scenario, result, key, saturated, record_property)

@@ -57,3 +57,45 @@ def test_locust_command_carries_strategy_and_schedule(tmp_path: Path):
     assert cmd[cmd.index("--bc-rate") + 1] == "2.0"
     assert "model=m" in cmd
     assert cmd[-1] == "OpenLoopUser"
+
+
+def test_processes_make_a_distributed_locust_run(tmp_path: Path):
+    path = tmp_path / "dist.yaml"
+    path.write_text(GOOD.replace("duration_s: 5", "duration_s: 5, processes: 3"))
+    cmd = locust_command(load_scenario(path), "random", "http://127.0.0.1:1", tmp_path, {})
+    assert cmd[cmd.index("--processes") + 1] == cmd[cmd.index("--bc-workers") + 1] == "3"
+    assert cmd[cmd.index("-u") + 1] == "3"
+    one = locust_command(load_scenario(_write(tmp_path)),
+                         "random", "http://127.0.0.1:1", tmp_path, {})
+    assert "--processes" not in one
+    assert "-u" not in one
+
+
+def _write(tmp_path: Path) -> Path:
+    path = tmp_path / "one.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+@pytest.mark.parametrize(("value", "cores", "expected"), [("auto", 6, 6), (-1, 2, 2), (4, 8, 4)])
+def test_auto_processes_is_one_per_core(tmp_path: Path, value: object, cores: int, expected: int):
+    path = tmp_path / "auto.yaml"
+    path.write_text(GOOD.replace("duration_s: 5", f"duration_s: 5, processes: {value}"))
+    assert load_scenario(path).load.worker_count(cores) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "many"])
+def test_bad_process_counts_are_errors(tmp_path: Path, bad: str):
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("duration_s: 5", f"duration_s: 5, processes: {bad}"))
+    with pytest.raises(BrixcheckError, match=r"load\.processes"):
+        load_scenario(path)
+
+
+def test_where_is_local_or_cluster(tmp_path: Path):
+    path = tmp_path / "where.yaml"
+    path.write_text(GOOD.replace("duration_s: 5", "duration_s: 5, where: cluster"))
+    assert load_scenario(path).load.where == "cluster"
+    path.write_text(GOOD.replace("duration_s: 5", "duration_s: 5, where: moon"))
+    with pytest.raises(BrixcheckError, match=r"load\.where"):
+        load_scenario(path)
