@@ -24,6 +24,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--telemetry-interval", type=float, default=1.0,
                     help="seconds between scrapes of the model pods' /metrics (and NVML) during "
                          "a benchmark run; 0 turns telemetry off")
+    group.addoption("--port-forward", action="store_true",
+                    help="reach the AIBrix gateway through a port-forward to an Envoy pod even "
+                         "when its LoadBalancer or ClusterIP address answers")
     group.addoption("--model-manifest", default="manifests/models/deepseek-r1-qwen-1b5.yaml",
                     help="model Deployment (+ Service) the suite deploys and checks")
     group.addoption("--load-where", choices=["local", "cluster"], default=None,

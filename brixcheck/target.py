@@ -18,6 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
+from brixcheck.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_LACKS = {
@@ -84,6 +85,8 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
     target = Target(kind, kubeconfig, api, time_scale=time_scale)
     target.capabilities = _capabilities(kind, nodes)
     target.environment = _environment(kind, version, nodes)
+    # Empty when AIBrix is not installed, so twin runs keep one history fingerprint.
+    target.environment["aibrixVersion"] = installed_version(target.apps) or ""
     return target
 
 

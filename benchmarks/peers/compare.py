@@ -38,6 +38,7 @@ from benchmarks.peers import (
     inference_perf_adapter,
     vllm_bench_adapter,
 )
+from benchmarks.peers.capacity import capacities, capacity_table
 from benchmarks.peers.common import CLK_TCK, Load, PeerRecord, ToolRun, Workload
 from benchmarks.peers.paths import CACHE, MODEL, REPO, REPORTS
 from benchmarks.peers.truth import Truth, TruthRequest, load_truth, pair, percentile
@@ -402,9 +403,10 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
     env = environment(args)
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
+    caps = [{**asdict(c), "per_core": c.per_core} for c in capacities(rows)]
     out_json.write_text(json.dumps({"environment": env, "highest_passing": highest_passing(rows),
-                                    "rows": [asdict(r) for r in rows]}, indent=1,
-                                   default=str) + "\n")
+                                    "capacity": caps, "rows": [asdict(r) for r in rows]},
+                                   indent=1, default=str) + "\n")
     out_md = REPORTS / "peers.md"
     source = (f"Rebuilt from run folders {', '.join(p.name for p in args.rebuild)} "
               if getattr(args, "rebuild", None) else "")
@@ -416,8 +418,8 @@ def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path
         f"~{args.duration:g} s per level. Error = tool's percentile - truth's percentile "
         f"(same requests). Method and limits: docs/peers-harness.md.\n\n{table(rows)}\n\n"
         "Highest level with every level up to it within the bound (p99 TTFT error <= 5 ms, "
-        ">= 90 % of the target rate): "
-        + ", ".join(f"{t} {lvl}" for t, lvl in highest_passing(rows).items()) + "\n")
+        ">= 90 % of the target rate), per load-generator core:\n\n"
+        f"{capacity_table(rows)}\n")
     return out_json, out_md
 
 
@@ -472,7 +474,7 @@ def main() -> int:
     if args.rebuild is not None:
         rows = rebuild(args.rebuild)
         out_json, out_md = write_reports(rows, args)
-        print(f"{table(rows)}\n\nwritten: {out_json}, {out_md}")
+        print(f"{table(rows)}\n\n{capacity_table(rows)}\n\nwritten: {out_json}, {out_md}")
         return 0
     os.sched_setaffinity(0, {1})
     if args.concurrency:
@@ -491,7 +493,8 @@ def main() -> int:
             if not row.passed and not args.no_stop:
                 break
     out_json, out_md = write_reports(rows, args)
-    print(f"\n{table(rows)}\n\nwritten: {out_json}, {out_md}; runs under {run_root}")
+    print(f"\n{table(rows)}\n\n{capacity_table(rows)}\n\nwritten: {out_json}, {out_md}; "
+          f"runs under {run_root}")
     return 0
 
 

@@ -16,7 +16,6 @@ stored in the results history.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,12 +36,6 @@ from brixcheck.target import Target
 SCENARIOS = discover()
 CASES = [(s, r, strategy, rate) for s in SCENARIOS for r in range(s.repeats)
          for strategy in s.strategies for rate in s.load.levels()]
-
-
-def _gateway(target: Target) -> str:
-    if target.kind != "twin":
-        pytest.skip("gateway discovery on real clusters is not implemented yet: run on the twin")
-    return json.loads((Path(target.kubeconfig).parent / "dataplane.json").read_text())["gateway"]
 
 
 def _engine_urls(target: Target, model: ModelDeployment) -> dict[str, str]:
@@ -95,9 +88,8 @@ def _in_cluster(scenario: Scenario, strategy: str, repeat: int, target: Target,
 
 def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | None,
                target: Target, model: ModelDeployment, run_id: str,
-               config: pytest.Config) -> RunResult:
+               config: pytest.Config, host: str) -> RunResult:
     """Locust on this machine through the gateway, with the engines' telemetry sampled."""
-    host = _gateway(target)
     # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
     headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
     _reset_caches(target, model)
@@ -183,7 +175,7 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
         result = _in_cluster(scenario, strategy, repeat, target, model, run_id, request.config)
     else:
         result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
-                            request.config)
+                            request.config, request.getfixturevalue("gateway").url)
     bench_runs.setdefault(scenario.id, []).append(result)
     if scenario.load.sweep_rates_per_s:
         _sweep_level(scenario, result, key, saturated, record_property)

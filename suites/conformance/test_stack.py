@@ -8,7 +8,10 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.kube import label_selector
+from brixcheck.doctor.facts import describe
+from brixcheck.errors import BrixcheckError
+from brixcheck.gateway import find_envoy_service
+from brixcheck.stack import free_room, installed_version, release_requests
 from brixcheck.target import Target
 
 INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
@@ -28,6 +31,16 @@ CRDS = Case(
     checks="aibrix-v0.5.0 §2.2",
     remedy=f"apply the AIBrix manifests server-side: {INSTALL}",
     capabilities=frozenset({Capability.AIBRIX_STACK}),
+)
+STACK_FITS = Case(
+    id="StackFitsNodes",
+    description="Before AIBrix is installed: the v0.5.0 release's requests (Envoy included) fit "
+                "the nodes' free allocatable.",
+    checks="aibrix-v0.5.0 §2.1, §11; seed §3 phase 2",
+    remedy="install with the K3s-small overrides (gateway plugin and Envoy at 1 CPU / 1Gi): "
+           "see manifests/aibrix/k3s-small/kustomization.yaml, then `kubectl apply -k "
+           "manifests/aibrix/k3s-small`",
+    capabilities=frozenset({Capability.KUBERNETES_API}),
 )
 GATEWAY_SERVICE = Case(
     id="GatewayServiceFound",
@@ -71,9 +84,31 @@ def test_aibrix_crds_established(target: Target):
     assert not missing, f"CRDs missing: {', '.join(missing)}"
 
 
+def _amounts(amounts: dict) -> str:
+    return " / ".join(describe(r, amounts[r]) for r in ("cpu", "memory"))
+
+
+@pytest.mark.case(STACK_FITS)
+def test_stack_fits_nodes(target: Target):
+    version = installed_version(target.apps)
+    if version is not None:
+        pytest.skip(f"AIBrix {version} is installed; AIBrixDeploymentsAvailable checks it")
+    room = free_room(target.core)
+    assert room is not None, "the cluster has no schedulable node"
+    total, largest = release_requests()
+    if room.holds(total, largest):
+        return
+    small = release_requests(small=True)
+    verdict = "would fit" if room.holds(*small) else "would not fit either: add memory or a node"
+    pytest.fail(f"the v0.5.0 release requests {_amounts(total)} (largest pod "
+                f"{_amounts(largest)}), but node {room.node} has {_amounts(room.node_free)} "
+                f"free and all nodes {_amounts(room.cluster_free)}; with the K3s-small "
+                f"overrides ({_amounts(small[0])}) it {verdict}", pytrace=False)
+
+
 @pytest.mark.case(GATEWAY_SERVICE)
 def test_gateway_service_found(target: Target):
-    selector = label_selector(aibrix.ENVOY_SERVICE_LABELS)
-    services = target.core.list_namespaced_service(aibrix.ENVOY_GATEWAY_NAMESPACE,
-                                                   label_selector=selector).items
-    assert len(services) == 1, f"found {len(services)} Services with labels {selector}"
+    try:
+        find_envoy_service(target.core)
+    except BrixcheckError as exc:
+        pytest.fail(exc.message, pytrace=False)

@@ -90,3 +90,50 @@ def test_short_startup_probe_fails_the_startup_cases(twin, tmp_path: Path):
     assert "Killing" in cases["ModelPodReady"]["reason"] or "Unhealthy" in \
         cases["ModelPodReady"]["reason"]
     assert "failureThreshold" in cases["ModelPodReady"]["remedy"]
+
+
+def test_a_node_without_room_fails_the_stack_preflight(twin, core: client.CoreV1Api,
+                                                       namespace: str):
+    # A workload holding 26 of the node's 32 GiB: the release's 8 GiB gateway plugin no longer
+    # fits, its K3s-small form (1 GiB a pod, 2.8 GiB in all) still does.
+    hog = {"metadata": {"name": "memory-hog"}, "spec": {
+        "nodeName": NODE, "tolerations": [{"operator": "Exists"}],
+        "containers": [{"name": "hog", "image": "busybox",
+                        "resources": {"requests": {"cpu": "100m", "memory": "26Gi"}}}]}}
+    core.create_namespaced_pod(namespace, hog)
+    case = run_cases("-k", "stack_fits")["StackFitsNodes"]
+    assert case["outcome"] == "FAIL", case
+    assert "largest pod 2 CPU / 8.0 GiB" in case["reason"]
+    assert "it would fit" in case["reason"]
+    assert "kubectl apply -k manifests/aibrix/k3s-small" in case["remedy"]
+
+
+@pytest.fixture
+def gpu_node(core: client.CoreV1Api) -> Iterator[client.V1Node]:
+    """The GPU node as it was; its taints and GPU count are put back afterwards."""
+    node = core.read_node(NODE)
+    yield node
+    core.patch_node(NODE, {"spec": {"taints": node.spec.taints or None}})
+    core.patch_node_status(NODE, {"status": {"allocatable": node.status.allocatable,
+                                             "capacity": node.status.capacity}})
+
+
+def test_unregistered_gpus_fail_the_advertise_case(twin, core: client.CoreV1Api, gpu_node):
+    # What a node shows when the NVIDIA device plugin never registered: no nvidia.com/gpu.
+    core.patch_node_status(NODE, {"status": {"allocatable": {"nvidia.com/gpu": "0"},
+                                             "capacity": {"nvidia.com/gpu": "0"}}})
+    case = run_cases("-k", "advertise")["GpuNodesAdvertiseGpus"]
+    assert case["outcome"] == "FAIL", case
+    assert "no node has allocatable nvidia.com/gpu" in case["reason"]
+    assert "device plugin" in case["remedy"]
+
+
+def test_an_untolerated_gpu_taint_fails_the_scheduling_case(twin, core: client.CoreV1Api,
+                                                            gpu_node):
+    # GPU nodes are often tainted so that only GPU workloads land there; a pod without the
+    # toleration stays Pending even though the GPU is free.
+    taint = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    core.patch_node(NODE, {"spec": {"taints": [*(gpu_node.spec.taints or []), taint]}})
+    case = run_cases("-k", "gpu_pod_is_scheduled")["GpuPodIsScheduled"]
+    assert case["outcome"] == "FAIL", case
+    assert "untolerated taint" in case["reason"]
