@@ -400,6 +400,8 @@ def _cpu_model() -> str:
 
 
 def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path]:
+    order = {name: i for i, name in enumerate(RUNNERS)}
+    rows = sorted(rows, key=lambda r: (order.get(r.tool, len(order)), r.target))
     env = environment(args)
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
@@ -447,6 +449,14 @@ def rebuild(run_roots: list[Path]) -> list[Row]:
     return rows
 
 
+def schedule(tools: list[str], levels: list[Load],
+             interleave: bool) -> list[tuple[str, Load]]:
+    """The order of (tool, level) runs: tool by tool, or level by level across tools."""
+    if interleave:
+        return [(tool, load) for load in levels for tool in tools]
+    return [(tool, load) for tool in tools for load in levels]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tools", default="brixcheck,guidellm,aiperf,inference-perf,vllm")
@@ -468,6 +478,9 @@ def main() -> int:
                         help="wait before each run until other load is below this many cores")
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="longest wait for that, seconds (then run anyway; recorded)")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run every tool at a level before the next level, so that drift "
+                             "in the machine's speed affects all tools alike")
     parser.add_argument("--rebuild", type=Path, nargs="+", default=None,
                         help="only rebuild the reports from finished runs/<timestamp> folders")
     args = parser.parse_args()
@@ -483,15 +496,17 @@ def main() -> int:
         levels = [Load("rate", float(v)) for v in args.rates.split(",")]
     run_root = CACHE / "runs" / time.strftime("%Y%m%d-%H%M%S")
     rows: list[Row] = []
-    for tool in args.tools.split(","):
-        for load in levels:
-            print(f"{tool} @ {load.label()} ...", flush=True)
-            row = run_level(tool, load, args, run_root)
-            rows.append(row)
-            print(table([row]).splitlines()[-1], flush=True)
-            write_reports(rows, args)
-            if not row.passed and not args.no_stop:
-                break
+    stopped: set[str] = set()
+    for tool, load in schedule(args.tools.split(","), levels, args.interleave):
+        if tool in stopped:
+            continue
+        print(f"{tool} @ {load.label()} ...", flush=True)
+        row = run_level(tool, load, args, run_root)
+        rows.append(row)
+        print(table([row]).splitlines()[-1], flush=True)
+        write_reports(rows, args)
+        if not row.passed and not args.no_stop:
+            stopped.add(tool)
     out_json, out_md = write_reports(rows, args)
     print(f"\n{table(rows)}\n\n{capacity_table(rows)}\n\nwritten: {out_json}, {out_md}; "
           f"runs under {run_root}")

@@ -70,8 +70,8 @@ STRATEGY_CASES = [Case(
 
 @pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.case(ERROR_CASES[r.condition]),
                                               id=r.condition) for r in ROWS])
-def test_gateway_error(row: aibrix.GatewayError, gateway_client: httpx.Client,
-                       model: ModelDeployment):
+def test_gateway_error(row: aibrix.GatewayError, request: pytest.FixtureRequest):
+    gateway_client, model = _deployed(request)
     trigger = TRIGGERS[row.condition](model.name)
     response = gateway_client.post("/v1/chat/completions", content=trigger.body,
                                    headers={"content-type": "application/json",
@@ -85,6 +85,15 @@ def test_gateway_error(row: aibrix.GatewayError, gateway_client: httpx.Client,
     assert error["type"] == ERROR_TYPES.get(row.status, "api_error"), error
 
 
+def _deployed(request: pytest.FixtureRequest) -> tuple[httpx.Client, ModelDeployment]:
+    """The gateway client and model, set up only once the case gate let the test run.
+
+    As arguments these session fixtures would deploy the model before the gate could report a
+    case NOT-SUPPORTED, and hold the GPU that the scheduling cases want to see free.
+    """
+    return request.getfixturevalue("gateway_client"), request.getfixturevalue("model")
+
+
 def _ready_pods(target: Target, model: ModelDeployment) -> set[str]:
     pods = target.core.list_namespaced_pod(model.namespace, label_selector=model.selector).items
     return {f"{p.status.pod_ip}:{aibrix.DEFAULT_MODEL_PORT}" for p in pods
@@ -94,8 +103,9 @@ def _ready_pods(target: Target, model: ModelDeployment) -> set[str]:
 @pytest.mark.parametrize("strategy", [
     pytest.param(name, marks=pytest.mark.case(case), id=name)
     for name, case in zip(aibrix.STRATEGY_NAMES, STRATEGY_CASES, strict=True)])
-def test_strategy_answers_with_target_pod(strategy: str, gateway_client: httpx.Client,
-                                          model: ModelDeployment, target: Target):
+def test_strategy_answers_with_target_pod(strategy: str, target: Target,
+                                          request: pytest.FixtureRequest):
+    gateway_client, model = _deployed(request)
     response = gateway_client.post("/v1/chat/completions", headers={"routing-strategy": strategy},
                                    content=_chat(model.name))
     assert response.status_code == 200, f"{strategy}: {response.status_code} {response.text[:200]}"
