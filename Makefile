@@ -38,10 +38,11 @@ lint: $(STAMP)  ## ruff only
 bench-engine: $(STAMP)  ## measure the emulator's streamed tokens/s and emit-time error on one core
 	$(BIN)/python benchmarks/engine_throughput.py
 
-peers: $(STAMP)  ## peer load generators vs the emulator's truth (own venvs under ~/.cache/brixcheck/peers)
+PEERS_ARGS ?= --interleave --repeat 3 --duration 8
+peers: $(STAMP)  ## peer load generators vs the emulator's truth (own venvs under ~/.cache/brixcheck/peers); PEERS_ARGS to narrow
 	$(BIN)/python -m benchmarks.peers.install
 	$(BIN)/python -m benchmarks.peers.tokenizer
-	$(BIN)/python -m benchmarks.peers.compare
+	$(BIN)/python -m benchmarks.peers.compare $(PEERS_ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

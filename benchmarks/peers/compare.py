@@ -460,7 +460,7 @@ def schedule(tools: list[str], levels: list[Load],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tools", default="brixcheck,guidellm,aiperf,inference-perf,vllm")
-    parser.add_argument("--rates", default="25,50,100,200,300,400")
+    parser.add_argument("--rates", default="10,25,50,100,150,200,250,300,350,400")
     parser.add_argument("--concurrency", default="", help="closed-loop levels instead")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load a level")
     parser.add_argument("--warmup", type=float, default=1.0,

@@ -137,3 +137,16 @@ def test_an_untolerated_gpu_taint_fails_the_scheduling_case(twin, core: client.C
     case = run_cases("-k", "gpu_pod_is_scheduled")["GpuPodIsScheduled"]
     assert case["outcome"] == "FAIL", case
     assert "untolerated taint" in case["reason"]
+
+
+def test_an_engine_answering_500_fails_the_openai_cases(twin, tmp_path: Path):
+    docs = list(yaml.safe_load_all((REPO / "manifests/models/deepseek-r1-qwen-1b5.yaml")
+                                   .read_text()))
+    docs[0]["spec"]["template"]["metadata"]["annotations"] = {
+        "brixcheck.io/engine-args": "--emu-error-rate 1"}
+    manifest = tmp_path / "failing-engine.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    cases = run_cases("-k", "chat_completion or chat_stream", f"--model-manifest={manifest}")
+    for name in ("OpenAIChatCompletion", "OpenAIChatStreamWithUsage"):
+        assert cases[name]["outcome"] == "FAIL", cases[name]
+        assert "500" in cases[name]["reason"]
