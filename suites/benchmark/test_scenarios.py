@@ -15,6 +15,7 @@ stored in the results history.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,9 +124,17 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
                         partial)
         paths = report_scenario(scenario, done, info, out,
                                 Path(request.config.getoption("--history-db")))
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"benchmark report: {paths.html}")
+        _announce(request.config, f"benchmark report: {paths.html}")
+
+
+def _announce(config: pytest.Config, line: str) -> None:
+    """Write a line to the terminal from a fixture's teardown, past output capturing."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.write_line(line)
 
 
 def _case_id(scenario: Scenario, repeat: int, strategy: str, rate: float | None) -> str:
