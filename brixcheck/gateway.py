@@ -125,9 +125,11 @@ class PortForward:
         remote.setblocking(True)
         pump = threading.Thread(target=_pipe, args=(remote, local), daemon=True)
         pump.start()
-        _pipe(local, remote)
-        pump.join()
+        _pipe(local, remote)  # until the client closes its side
+        # The API server's stream does not end when the pod's side does: close it ourselves.
         forward.close()
+        pump.join(timeout=5)
+        local.close()
 
     def close(self) -> None:
         """Stop accepting; open relays end with their connections."""
