@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -81,6 +82,35 @@ def _compare_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     compare.add_argument("--trend", metavar="PNG", help="also draw the metrics across runs")
 
 
+def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
+    """Run the chosen command; 2 when none matched."""
+    if ns.command == "engine":
+        from brixcheck.engine.cli import main_engine
+
+        return main_engine(ns.engine_command, extra,
+                           getattr(ns, "log", None), getattr(ns, "control", ""),
+                           getattr(ns, "spec", None))
+    if ns.command == "bench":
+        import subprocess
+
+        return subprocess.call([sys.executable, "-m", "pytest", "suites/benchmark", *extra])
+    if ns.command == "twin":
+        from brixcheck.twin.cli import main_twin
+
+        return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
+                         getattr(ns, "time_factor", None), getattr(ns, "scenario", ""),
+                         getattr(ns, "state", None), getattr(ns, "engine", "emulator"))
+    if ns.command == "compare":
+        from brixcheck.history.cli import main_compare
+
+        return main_compare(ns)
+    if ns.command == "doctor":
+        from brixcheck.doctor.cli import main_doctor
+
+        return main_doctor(ns.kubeconfig, ns.json)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = _parser()
@@ -89,30 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not passthrough:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        if ns.command == "engine":
-            from brixcheck.engine.cli import main_engine
-
-            return main_engine(ns.engine_command, extra,
-                               getattr(ns, "log", None), getattr(ns, "control", ""),
-                               getattr(ns, "spec", None))
-        if ns.command == "bench":
-            import subprocess
-
-            return subprocess.call([sys.executable, "-m", "pytest", "suites/benchmark", *extra])
-        if ns.command == "twin":
-            from brixcheck.twin.cli import main_twin
-
-            return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
-                             getattr(ns, "time_factor", None), getattr(ns, "scenario", ""),
-                             getattr(ns, "state", None), getattr(ns, "engine", "emulator"))
-        if ns.command == "compare":
-            from brixcheck.history.cli import main_compare
-
-            return main_compare(ns)
-        if ns.command == "doctor":
-            from brixcheck.doctor.cli import main_doctor
-
-            return main_doctor(ns.kubeconfig, ns.json)
+        return _dispatch(ns, extra)
     except BrixcheckError as exc:
         if ns.debug:
             raise
@@ -120,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 2
+    except BrokenPipeError:
+        # The reader went away (`brixcheck twin status | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
