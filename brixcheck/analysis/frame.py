@@ -20,7 +20,6 @@ Derived columns (all latencies in ms, from CLOCK_MONOTONIC seconds):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,30 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brixcheck.load.records import read_records
+
 NO_STRATEGY = "none"
 RECORD_COLUMNS = (
     "request_id", "scenario", "strategy", "intended_s", "sent_s", "headers_s", "status", "error",
     "error_header", "target_pod", "token_times_s", "chunk_tokens", "done_s", "prompt_tokens",
     "output_tokens", "cached_tokens",
 )
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of one JSON-lines file; a line that does not parse (run killed mid-write) is skipped.
-
-    Args:
-        path: a file written by the load generator's record writer.
-
-    Returns:
-        One dict per complete line.
-    """
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
 
 
 def _record_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -74,7 +57,7 @@ def load_records(paths: Iterable[Path | str],
     """
     frames = []
     for path in _record_files(paths):
-        frame = records_to_frame(read_jsonl(path), labels)
+        frame = records_to_frame(read_records(path), labels)
         frame["source"] = path.name
         frames.append(frame)
     if not frames:

@@ -20,8 +20,8 @@ import pandas as pd
 
 from brixcheck.analysis import window
 from brixcheck.analysis.distributions import group_label
-from brixcheck.analysis.frame import read_jsonl
 from brixcheck.bench.engine_metrics import KV_USAGE, PREFIX_HITS, PREFIX_QUERIES, RUNNING, WAITING
+from brixcheck.load.records import read_records
 
 COLUMNS = ("t_s", "wall_s", "source", "instance", "metric", "labels", "value", "gap")
 POD_COLUMNS = ("group", "pod", "samples", "gaps", "running_mean", "running_max", "waiting_mean",
@@ -44,7 +44,7 @@ def load_telemetry(paths: Iterable[Path | str],
     Returns:
         Columns `COLUMNS` (`gap` is "" for a sample) plus the label columns.
     """
-    rows = [row for path in map(Path, paths) if path.is_file() for row in read_jsonl(path)]
+    rows = [row for path in map(Path, paths) if path.is_file() for row in read_records(path)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for column in ("gap", "metric", "source", "instance"):  # missing in gap or sample lines
         frame[column] = [x if isinstance(x, str) else "" for x in frame[column]]
