@@ -60,20 +60,16 @@ def _reachable(host: str, port: int) -> bool:
     return False
 
 
-def direct_addresses(service: client.V1Service) -> list[GatewayAddress]:
-    """The Service's own addresses, best first: LoadBalancer ingress, then ClusterIP."""
-    port = _http_port(service).port
-    found = []
-    ingress = (service.status.load_balancer.ingress or []) if service.status \
-        and service.status.load_balancer else []
-    for entry in ingress:
-        host = entry.ip or entry.hostname
-        if host:
-            found.append(GatewayAddress(f"http://{host}:{port}", f"LoadBalancer {host}:{port}"))
+def direct_hosts(service: client.V1Service) -> list[tuple[str, str]]:
+    """The Service's own hosts, best first, as (host, kind): LoadBalancer ingress, ClusterIP."""
+    balancer = service.status.load_balancer if service.status else None
+    hosts = [(entry.ip or entry.hostname, "LoadBalancer")
+             for entry in (balancer.ingress or [] if balancer else [])
+             if entry.ip or entry.hostname]
     cluster_ip = service.spec.cluster_ip
     if cluster_ip and cluster_ip != "None":
-        found.append(GatewayAddress(f"http://{cluster_ip}:{port}", f"ClusterIP {cluster_ip}"))
-    return found
+        hosts.append((cluster_ip, "ClusterIP"))
+    return hosts
 
 
 def _ready_pod(core: client.CoreV1Api, service: client.V1Service) -> client.V1Pod:
@@ -152,13 +148,13 @@ def gateway_address(core: client.CoreV1Api, port_forward: bool = False) -> Itera
     `port_forward` skips the direct addresses (a laptop outside the cluster's network).
     """
     service = find_envoy_service(core)
-    for address in [] if port_forward else direct_addresses(service):
-        host, port = address.url.removeprefix("http://").rsplit(":", 1)
-        if _reachable(host, int(port)):
-            yield address
+    http = _http_port(service)
+    for host, kind in [] if port_forward else direct_hosts(service):
+        if _reachable(host, http.port):
+            yield GatewayAddress(f"http://{host}:{http.port}", f"{kind} {host}:{http.port}")
             return
     pod = _ready_pod(core, service)
-    target_port = _container_port(pod, _http_port(service))
+    target_port = _container_port(pod, http)
     relay = PortForward(core, service.metadata.namespace, pod.metadata.name, target_port)
     try:
         yield GatewayAddress(f"http://127.0.0.1:{relay.local_port}",

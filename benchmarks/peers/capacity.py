@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from benchmarks.peers.common import fmt
+
 OURS = "brixcheck"
 
 
@@ -55,10 +57,6 @@ def capacities(rows: list[_Row]) -> list[Capacity]:
     return found
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
-
-
 def capacity_table(rows: list[_Row]) -> str:
     """Markdown: each tool's sustained level, cores, load per core, accuracy, brixcheck's ratio."""
     caps = capacities(rows)
@@ -70,8 +68,8 @@ def capacity_table(rows: list[_Row]) -> str:
         ratio = (ours.per_core / cap.per_core if ours and ours.per_core and cap.per_core
                  else None)
         unit = "req/s" if cap.kind == "rate" else "users"
-        lines.append(f"| {cap.tool} | {cap.level:g} {unit} | {_fmt(cap.cores, '.2f')} | "
-                     f"{_fmt(cap.per_core, ',.0f')} {unit} | {_fmt(cap.ttft_err_p99_ms, '+.1f')} | "
-                     f"{_fmt(cap.itl_err_p99_ms, '+.2f')} | "
-                     f"{'—' if cap.tool == OURS else _fmt(ratio, '.2f') + 'x'} |")
+        lines.append(f"| {cap.tool} | {cap.level:g} {unit} | {fmt(cap.cores, '.2f')} | "
+                     f"{fmt(cap.per_core, ',.0f')} {unit} | {fmt(cap.ttft_err_p99_ms, '+.1f')} | "
+                     f"{fmt(cap.itl_err_p99_ms, '+.2f')} | "
+                     f"{'—' if cap.tool == OURS else fmt(ratio, '.2f') + 'x'} |")
     return "\n".join(lines)

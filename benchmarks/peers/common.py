@@ -212,6 +212,11 @@ def _tail(path: Path, chars: int = 3000) -> str:
     return data.decode("utf-8", "replace")
 
 
+def fmt(value: float | None, spec: str = "+.1f") -> str:
+    """A table cell: the number in `spec`, or an em dash when the tool gave none."""
+    return "—" if value is None else format(value, spec)
+
+
 def ms(value: float | None, scale: float = 1.0) -> float | None:
     """A number in ms (`scale` converts from the tool's unit), or None."""
     return None if value is None else float(value) * scale

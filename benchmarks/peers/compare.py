@@ -39,7 +39,7 @@ from benchmarks.peers import (
     vllm_bench_adapter,
 )
 from benchmarks.peers.capacity import capacities, capacity_table
-from benchmarks.peers.common import CLK_TCK, Load, PeerRecord, ToolRun, Workload
+from benchmarks.peers.common import CLK_TCK, Load, PeerRecord, ToolRun, Workload, fmt
 from benchmarks.peers.paths import CACHE, MODEL, REPO, REPORTS
 from benchmarks.peers.truth import Truth, TruthRequest, load_truth, pair, percentile
 
@@ -336,10 +336,6 @@ def run_once(tool: str, load: Load, args: argparse.Namespace, run_dir: Path) -> 
 
 
 # ---------------------------------------------------------------- report
-def fmt(value: float | None, spec: str = "+.1f") -> str:
-    return "—" if value is None else format(value, spec)
-
-
 HEADER = ("| tool | level | achieved req/s | SSE events/s | tool CPU (cores) | "
           "CPU s / 1k events | TTFT err p50 / p99 (ms) | ITL err p50 / p99 (ms) | "
           "gap err p50 / p99 (ms) | paired TTFT err p50 / p99 (ms) | send lag p50 / p99 (ms) | "
@@ -399,9 +395,14 @@ def _cpu_model() -> str:
     return "unknown"
 
 
-def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path]:
+def ordered(rows: list[Row]) -> list[Row]:
+    """Rows tool by tool (in RUNNERS' order), levels rising: how every table shows them."""
     order = {name: i for i, name in enumerate(RUNNERS)}
-    rows = sorted(rows, key=lambda r: (order.get(r.tool, len(order)), r.target))
+    return sorted(rows, key=lambda r: (order.get(r.tool, len(order)), r.target))
+
+
+def write_reports(rows: list[Row], args: argparse.Namespace) -> tuple[Path, Path]:
+    rows = ordered(rows)
     env = environment(args)
     REPORTS.mkdir(parents=True, exist_ok=True)
     out_json = REPORTS / "peers.json"
@@ -444,9 +445,7 @@ def rebuild(run_roots: list[Path]) -> list[Row]:
         chosen = group[(len(group) - 1) // 2]
         chosen.repeats_ttft_err_p99_ms = [r.ttft_err_p99_ms for r in group]
         rows.append(chosen)
-    order = {name: i for i, name in enumerate(RUNNERS)}
-    rows.sort(key=lambda r: (order.get(r.tool, len(order)), r.target))
-    return rows
+    return ordered(rows)
 
 
 def schedule(tools: list[str], levels: list[Load],
@@ -508,7 +507,7 @@ def main() -> int:
         if not row.passed and not args.no_stop:
             stopped.add(tool)
     out_json, out_md = write_reports(rows, args)
-    print(f"\n{table(rows)}\n\n{capacity_table(rows)}\n\nwritten: {out_json}, {out_md}; "
+    print(f"\n{table(ordered(rows))}\n\n{capacity_table(rows)}\n\nwritten: {out_json}, {out_md}; "
           f"runs under {run_root}")
     return 0
 

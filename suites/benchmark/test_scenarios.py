@@ -54,6 +54,8 @@ def _reset_caches(target: Target, model: ModelDeployment) -> None:
 
 def _guard(scenario: Scenario, result: RunResult) -> None:
     breaches = guard_breaches(scenario, result)
+    if not breaches:
+        return
     failed = [r for f in result.records.glob("*.jsonl") for r in read_records(f)
               if r["status"] != 200 or r["error"]]
     example = f" (e.g. {failed[0]['status']} {failed[0]['error'][:120]})" if failed else ""
