@@ -224,7 +224,8 @@ def go_env(root: Path) -> dict[str, str]:
     """Environment for every go command: caches under the root, static, no toolchain switching."""
     return {
         **os.environ,
-        "GOMODCACHE": str(root / "gomod"),
+        # A GOMODCACHE of the caller's is honoured, as go itself does (CI shares its downloads).
+        "GOMODCACHE": os.environ.get("GOMODCACHE") or str(root / "gomod"),
         "GOCACHE": str(root / "gocache"),
         "GOFLAGS": "-modcacherw -buildvcs=false",
         "GOTOOLCHAIN": "local",

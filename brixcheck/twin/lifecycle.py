@@ -152,7 +152,7 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
     try:
         timings.run("build (cached by version)", build_all)
     except TwinBuildError as exc:
-        raise BrixcheckError(str(exc), "then run `brixcheck twin up` again") from None
+        raise BrixcheckError(str(exc).rstrip("."), "fix that, then run again") from None
     state = _read_state(layout)
     if _api_healthy(layout) and state:
         pid = int(state.get("backer_pid", 0))
