@@ -17,9 +17,9 @@ from pathlib import Path
 
 from brixcheck.bench.scenario import Scenario
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import data_path
 
-REPO = Path(__file__).resolve().parents[2]
-LOCUSTFILE = REPO / "locustfiles" / "streaming_chat.py"
+LOCUSTFILE = data_path("locustfiles", "streaming_chat.py")
 DRAIN_S = 30
 LOG_NAME = "locust.log"
 

@@ -14,8 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import data_path
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "suites" / "benchmark" / "scenarios"
+SCENARIO_DIR = data_path("suites", "benchmark", "scenarios")
 
 
 class _Strict(BaseModel):

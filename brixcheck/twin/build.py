@@ -36,8 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TWIN_DIR = REPO_ROOT / "twin"
+from brixcheck.resources import data_path
+
+TWIN_DIR = data_path("twin")
 CACHE_ENV = "BRIXCHECK_TWIN_CACHE"
 DEFAULT_CACHE = Path("~/.cache/brixcheck/twin")
 STAMP_NAME = ".brixcheck-build.json"

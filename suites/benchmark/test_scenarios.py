@@ -30,6 +30,7 @@ from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.conformance.model import Capability
+from brixcheck.errors import BrixcheckError
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
@@ -116,6 +117,7 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
     yield runs
     out = Path("reports") / f"bench-{run_id}"
     image = model.container.get("image", "")
+    unstored = []
     for scenario in SCENARIOS:
         done = runs.get(scenario.id, [])
         if not done:
@@ -124,9 +126,16 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         partial = f"{missing} runs did not finish" if missing else ""
         info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
                         partial)
-        paths = report_scenario(scenario, done, info, out,
-                                Path(request.config.getoption("--history-db")))
+        try:
+            paths = report_scenario(scenario, done, info, out,
+                                    Path(request.config.getoption("--history-db")))
+        except BrixcheckError as exc:  # the report is written first, so only the history lacks it
+            unstored.append(f"{scenario.id}: {exc}")
+            continue
         _announce(request.config, f"benchmark report: {paths.html}")
+    if unstored:
+        pytest.fail(f"reports written to {out}, but not stored in the history: "
+                    + " | ".join(unstored), pytrace=False)
 
 
 def _announce(config: pytest.Config, line: str) -> None:
