@@ -27,7 +27,7 @@ from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir, run_once
-from brixcheck.bench.scenario import Scenario, discover
+from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
@@ -35,7 +35,7 @@ from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 
-SCENARIOS = discover()
+SCENARIOS, BAD_FILES = discover_all(scenario_dir())
 CASES = [(s, r, strategy, rate) for s in SCENARIOS for r in range(s.repeats)
          for strategy in s.strategies for rate in s.load.levels()]
 
@@ -201,3 +201,10 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
         _sweep_level(scenario, result, key, saturated, record_property)
     else:
         _guard(scenario, result)
+
+
+if BAD_FILES:  # a bad file is its own failure; the good scenarios still run
+
+    @pytest.mark.parametrize("name", sorted(BAD_FILES))
+    def test_scenario_file(name: str):
+        pytest.fail(BAD_FILES[name], pytrace=False)
