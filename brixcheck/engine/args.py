@@ -154,7 +154,8 @@ def flags_help() -> str:
         if flag is None or flag in _IGNORED_WITH_VALUE or flag in _IGNORED_SWITCHES:
             continue
         (emulator if flag.startswith("--emu-") else honoured).append(flag)
-    return "\n".join(textwrap.fill(paragraph, width=79, subsequent_indent="  ") for paragraph in [
+    return "\n".join(textwrap.fill(paragraph, width=79, subsequent_indent="  ",
+                                          break_on_hyphens=False) for paragraph in [
         "vLLM flags honoured: " + ", ".join(honoured),
         "vLLM flags accepted and ignored (they matter on a real GPU only): "
         + ", ".join(_IGNORED_WITH_VALUE + _IGNORED_SWITCHES),

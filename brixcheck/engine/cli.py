@@ -55,7 +55,7 @@ def run_engine(argv: list[str], log_path: Path | None = None) -> int:
 def _control_address(control: str) -> tuple[str, int]:
     """HOST:PORT of --control, or one sentence on what is wrong with it."""
     address, _, port = control.rpartition(":")
-    if not address or not port.isdigit() or not 0 < int(port) < 65536:
+    if not address or not port.isdigit() or not 0 <= int(port) < 65536:
         raise BrixcheckError(f"--control {control} is not HOST:PORT",
                              "pass e.g. --control 127.0.0.1:7070")
     return address, int(port)

@@ -13,7 +13,7 @@ from tests.unit.history.helpers import store_run
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "history.db"
+    path = tmp_path / "history.sqlite"
     store_run(path, "night-1", "2026-01-01T02:00:00Z", seed=1)
     return path
 
