@@ -15,8 +15,8 @@ stored in the results history.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,8 +29,10 @@ from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_
 from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
+from brixcheck.bench.terminal import summary_table
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
+from brixcheck.fixtures.terminal import terminal_line
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
@@ -100,11 +102,14 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     out = Path("reports") / f"bench-{run_id}"
     level = rate if scenario.load.sweep_rates_per_s else None
     interval = float(config.getoption("--telemetry-interval"))
+    def progress(line: str) -> None:
+        terminal_line(config, line)
+
     if interval <= 0:
-        return run_once(scenario, strategy, repeat, host, out, headers, level)
+        return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
     with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-        result = run_once(scenario, strategy, repeat, host, out, headers, level)
+        result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     return dataclasses.replace(result, telemetry=samples)
 
 
@@ -132,20 +137,12 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         except BrixcheckError as exc:  # the report is written first, so only the history lacks it
             unstored.append(f"{scenario.id}: {exc}")
             continue
-        _announce(request.config, f"benchmark report: {paths.html}")
+        rows = json.loads(paths.json.read_text()).get("summary", [])
+        for line in summary_table(scenario.id, rows, paths.html):
+            terminal_line(request.config, line)
     if unstored:
         pytest.fail(f"reports written to {out}, but not stored in the history: "
                     + " | ".join(unstored), pytrace=False)
-
-
-def _announce(config: pytest.Config, line: str) -> None:
-    """Write a line to the terminal from a fixture's teardown, past output capturing."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        reporter.write_line(line)
 
 
 def _case_id(scenario: Scenario, repeat: int, strategy: str, rate: float | None) -> str:
