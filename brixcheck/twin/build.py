@@ -221,12 +221,17 @@ def go_version(go: str) -> str:
     return version
 
 
+def module_cache(root: Path) -> Path:
+    """Go's module cache: the caller's $GOMODCACHE, as go itself honours it (CI shares its
+    downloads between twin caches), else <cache>/gomod."""
+    return Path(os.environ.get("GOMODCACHE") or root / "gomod")
+
+
 def go_env(root: Path) -> dict[str, str]:
     """Environment for every go command: caches under the root, static, no toolchain switching."""
     return {
         **os.environ,
-        # A GOMODCACHE of the caller's is honoured, as go itself does (CI shares its downloads).
-        "GOMODCACHE": os.environ.get("GOMODCACHE") or str(root / "gomod"),
+        "GOMODCACHE": str(module_cache(root)),
         "GOCACHE": str(root / "gocache"),
         "GOFLAGS": "-modcacherw -buildvcs=false",
         "GOTOOLCHAIN": "local",
