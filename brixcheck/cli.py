@@ -22,11 +22,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     _engine_parser(commands)
+    suite_options = ("Every further argument goes to pytest, e.g. -k NAME, --kubeconfig PATH, "
+                     "--keep, --junitxml FILE; brixcheck's own pytest options are listed under "
+                     "'brixcheck' in `pytest --help`.")
     commands.add_parser("conformance", help="the main job: run the conformance suite against "
                                             "$KUBECONFIG, else the twin (built and started if "
-                                            "needed); further arguments go to pytest")
+                                            "needed); further arguments go to pytest",
+                        description=suite_options)
     commands.add_parser("bench", help="run the benchmark scenarios (pytest suites/benchmark); "
-                                      "further arguments go to pytest")
+                                      "further arguments go to pytest",
+                        description=suite_options + " Scenarios: suites/benchmark/scenarios "
+                        "(or $BRIXCHECK_SCENARIO_DIR); results history: reports/history.sqlite "
+                        "(--history-db).")
     _twin_parser(commands)
     _compare_parser(commands)
     _doctor_parser(commands)
