@@ -60,5 +60,5 @@ def summary_table(scenario: str, rows: Sequence[dict[str, Any]], report: Path) -
     for row in rows:
         cells = "".join(f"  {_cell(row.get(col), fmt):>11}" for _, col, fmt in COLUMNS)
         lines.append(f"{row.get('group', '')!s:<{width}}{cells}")
-    lines.append(f"report: {report}")
+    lines.append(f"benchmark report: {report}")
     return lines

@@ -55,4 +55,4 @@ def test_summary_table_has_units_a_row_per_group_and_the_report():
     assert lines[2].split() == ["baseline-r0", "120", "2", "41.2", "90.0", "10.50", "12.00",
                                 "512.3"]
     assert lines[3].split()[:4] == ["random-r0", "0", "0", "-"]
-    assert lines[-1] == "report: reports/bench-x/benchmark-chat.html"
+    assert lines[-1] == "benchmark report: reports/bench-x/benchmark-chat.html"
