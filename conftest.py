@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from brixcheck.errors import BrixcheckError
+from brixcheck.model import load_manifest
 
 pytest_plugins = ["brixcheck.conformance.plugin", "fixtures.target", "fixtures.workloads"]
 
@@ -37,3 +42,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "that pip-installs Locust at start)")
     group.addoption("--loadgen-no-install", action="store_true",
                     help="the --loadgen-image already holds Locust: skip the pip install")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check --model-manifest once, before any case runs, when a selected test deploys it."""
+    suites = Path(config.rootpath) / "suites"
+    if not any("model" in getattr(item, "fixturenames", ()) or suites in item.path.parents
+               for item in items):
+        return
+    manifest = Path(config.rootpath) / config.getoption("--model-manifest")
+    try:
+        load_manifest(manifest)
+    except BrixcheckError as exc:
+        pytest.exit(f"brixcheck: {exc}", returncode=2)

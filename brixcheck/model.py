@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from brixcheck.errors import BrixcheckError
 from brixcheck.kube import WaitTimeoutError, label_selector, owned, pod_events, wait_for
 from brixcheck.target import Target
 
@@ -43,11 +44,28 @@ class ModelDeployment:
 
 
 def load_manifest(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The Deployment of a model manifest and its other objects."""
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    """The Deployment of a model manifest and its other objects; BrixcheckError when unusable."""
+    remedy = "pass --model-manifest a YAML file with one model Deployment (and its Service)"
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except OSError as exc:
+        raise BrixcheckError(f"model manifest {path} cannot be read ({exc.strerror})",
+                             remedy) from None
+    except yaml.YAMLError as exc:
+        raise BrixcheckError(f"model manifest {path} is not valid YAML ({exc})".replace("\n", " "),
+                             remedy) from None
+    if not all(isinstance(d, dict) for d in docs):
+        raise BrixcheckError(f"model manifest {path} holds something other than objects", remedy)
     deployments = [d for d in docs if d.get("kind") == "Deployment"]
     if len(deployments) != 1:
-        raise ValueError(f"{path} must hold exactly one Deployment, found {len(deployments)}")
+        raise BrixcheckError(f"model manifest {path} must hold exactly one Deployment, found "
+                             f"{len(deployments)}", remedy)
+    try:
+        deployments[0]["spec"]["selector"]["matchLabels"]
+        deployments[0]["spec"]["template"]["spec"]["containers"][0]
+    except (KeyError, IndexError, TypeError):
+        raise BrixcheckError(f"the Deployment in model manifest {path} lacks "
+                             "spec.selector.matchLabels or a container", remedy) from None
     return deployments[0], [d for d in docs if d.get("kind") != "Deployment"]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
@@ -66,8 +67,9 @@ def _client(kubeconfig: Path) -> client.ApiClient:
                              "pass --kubeconfig PATH, or omit it to use the twin")
     try:
         return config.new_client_from_config(str(kubeconfig))
-    except (config.ConfigException, ValueError, TypeError) as exc:
-        raise BrixcheckError(f"kubeconfig {kubeconfig} is not usable: {exc}",
+    except (config.ConfigException, ValueError, TypeError, yaml.YAMLError) as exc:
+        detail = " ".join(str(exc).split())
+        raise BrixcheckError(f"kubeconfig {kubeconfig} is not usable: {detail}",
                              "point --kubeconfig at a valid kubeconfig file") from None
 
 
