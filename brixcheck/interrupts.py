@@ -8,6 +8,7 @@ cluster carries a heartbeat that the next run reads (brixcheck.kube.reap_stale_n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.reason = ""
+        self.groups: set[int] = set()  # process groups (load generators) to end on a fast exit
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -45,6 +47,9 @@ class Interrupts:
             sys.stderr.write(f"\nbrixcheck: {name} during clean-up after {self.reason}; stopping "
                              "now (the next run removes what this one left in the cluster)\n")
             sys.stderr.flush()
+            for group in self.groups:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
             os._exit(EXIT_INTERRUPTED)
         self.reason = f"interrupted by {name}"
         raise KeyboardInterrupt(self.reason)

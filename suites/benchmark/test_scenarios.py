@@ -16,7 +16,6 @@ stored in the results history.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,11 +24,24 @@ import pytest
 
 from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
-from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
-from brixcheck.bench.runner import RunResult, records_dir, run_once
+from brixcheck.bench.reporting import (
+    environment_stamp,
+    guard_breaches,
+    partial_reason,
+    report_scenario,
+    run_info,
+)
+from brixcheck.bench.runner import (
+    RunInterrupted,
+    RunResult,
+    records_dir,
+    run_once,
+    with_telemetry,
+)
 from brixcheck.bench.scenario import Scenario, discover
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.conformance.model import Capability
+from brixcheck.errors import BrixcheckError
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
@@ -102,9 +114,13 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     if interval <= 0:
         return run_once(scenario, strategy, repeat, host, out, headers, level)
     samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
-    with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-        result = run_once(scenario, strategy, repeat, host, out, headers, level)
-    return dataclasses.replace(result, telemetry=samples)
+    try:
+        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+            result = run_once(scenario, strategy, repeat, host, out, headers, level)
+    except RunInterrupted as stop:
+        stop.result = with_telemetry(stop.result, samples)
+        raise
+    return with_telemetry(result, samples)
 
 
 @pytest.fixture(scope="session")
@@ -121,12 +137,16 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         if not done:
             continue
         missing = _unfinished(scenario, done, saturated)
-        partial = f"{missing} runs did not finish" if missing else ""
         info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
-                        partial)
-        paths = report_scenario(scenario, done, info, out,
-                                Path(request.config.getoption("--history-db")))
-        _announce(request.config, f"benchmark report: {paths.html}")
+                        partial_reason(done, missing))
+        try:
+            paths = report_scenario(scenario, done, info, out,
+                                    Path(request.config.getoption("--history-db")))
+        except BrixcheckError as exc:  # a full disk: say so, go on with the next scenario
+            _announce(request.config, f"benchmark report NOT written: brixcheck: {exc}")
+            continue
+        status = f"PARTIAL ({info.partial_reason})" if info.partial_reason else "report"
+        _announce(request.config, f"benchmark {status}: {paths.html}")
 
 
 def _announce(config: pytest.Config, line: str) -> None:
@@ -181,13 +201,19 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:
         pytest.skip(f"scenario model {scenario.workload.model} is not the deployed {model.name}")
-    if where == "cluster":
-        _reset_caches(target, model)
-        result = _in_cluster(scenario, strategy, repeat, target, model, run_id, request.config)
-    else:
-        result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
-                            request.config, request.getfixturevalue("gateway").url)
+    try:
+        if where == "cluster":
+            _reset_caches(target, model)
+            result = _in_cluster(scenario, strategy, repeat, target, model, run_id,
+                                 request.config)
+        else:
+            result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
+                                request.config, request.getfixturevalue("gateway").url)
+    except RunInterrupted as stop:
+        bench_runs.setdefault(scenario.id, []).append(stop.result)  # reported as partial
+        raise
     bench_runs.setdefault(scenario.id, []).append(result)
+    assert not result.stopped, f"invalid run: {result.stopped}"
     if scenario.load.sweep_rates_per_s:
         _sweep_level(scenario, result, key, saturated, record_property)
     else:
