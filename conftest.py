@@ -17,8 +17,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kubeconfig", default=None,
                     help="kubeconfig of the cluster to check (default: $KUBECONFIG, else the "
                          "twin, started if needed)")
-    group.addoption("--twin-nodes", default="k3s-rtx4060",
-                    help="twin node profile when no kubeconfig is given (manifests/twin/nodes)")
+    group.addoption("--twin-nodes", default=None,
+                    help="twin node profile when no kubeconfig is given (manifests/twin/nodes; "
+                         "default: the running twin's, else k3s-rtx4060)")
     group.addoption("--keep", action="store_true",
                     help="keep what the suite created in the cluster (for debugging)")
     group.addoption("--model-ready-timeout", type=float, default=None,
