@@ -1,8 +1,11 @@
 """Deploying the model under test from a manifest and waiting for it, timed.
 
 The manifest is the seed's model Deployment (corrected, manifests/models/) plus its Service.
-Time-to-Ready is measured from creation to the pod's Ready condition; when the pod does not
-become Ready, the error carries its last status and events, so the failing case can say why.
+Time-to-Ready is measured from creation to the pod's Ready condition; when the pod first had to
+wait to be scheduled (the GPU held by another run, say), from its scheduling instead, since that
+is the span its startup probe has to cover, and the wait is kept apart with the scheduler's
+reason. When the pod does not become Ready, the error carries its
+last status and events, so the failing case can say why.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ class ModelDeployment:
     namespace: str
     deployment: dict[str, Any]
     pod: client.V1Pod
-    ready_s: float
+    ready_s: float  # from scheduling to Ready
+    unscheduled_s: float = 0.0  # from creation to scheduling
+    unscheduled_reason: str = ""  # the scheduler's message while it waited, if it did
 
     @property
     def container(self) -> dict[str, Any]:
@@ -69,12 +74,29 @@ def load_manifest(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return deployments[0], [d for d in docs if d.get("kind") != "Deployment"]
 
 
-def _ready_pod(target: Target, namespace: str, selector: str) -> client.V1Pod | None:
-    for pod in target.core.list_namespaced_pod(namespace, label_selector=selector).items:
-        conditions = {c.type: c.status for c in pod.status.conditions or []}
-        if conditions.get("Ready") == "True":
-            return pod
-    return None
+class _Watch:
+    """Polls the model's pods, noting when one was first scheduled and why it waited."""
+
+    def __init__(self, target: Target, namespace: str, selector: str) -> None:
+        self.target, self.namespace, self.selector = target, namespace, selector
+        self.scheduled_at: float | None = None
+        self.waiting_reason = ""
+
+    def ready_pod(self) -> client.V1Pod | None:
+        """The Ready pod, if any; records scheduling on the way."""
+        pods = self.target.core.list_namespaced_pod(self.namespace,
+                                                    label_selector=self.selector).items
+        for pod in pods:
+            conditions = {c.type: c for c in pod.status.conditions or []}
+            scheduled = conditions.get("PodScheduled")
+            if scheduled is not None and scheduled.status == "True":
+                self.scheduled_at = self.scheduled_at or time.monotonic()
+            elif scheduled is not None and scheduled.message:
+                self.waiting_reason = scheduled.message
+            ready = conditions.get("Ready")
+            if ready is not None and ready.status == "True":
+                return pod
+        return None
 
 
 def _last_seen(target: Target, namespace: str, selector: str) -> str:
@@ -101,11 +123,14 @@ def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str,
         if obj["kind"] == "Service":
             target.core.create_namespaced_service(namespace, owned(obj, run_id))
     selector = label_selector(deployment["spec"]["selector"]["matchLabels"])
+    watch = _Watch(target, namespace, selector)
     try:
-        pod = wait_for(lambda: _ready_pod(target, namespace, selector),
-                       timeout_s, "the model pod to be Ready",
+        pod = wait_for(watch.ready_pod, timeout_s, "the model pod to be Ready",
                        lambda: _last_seen(target, namespace, selector), interval_s=0.5)
     except WaitTimeoutError as exc:
         raise AssertionError(str(exc)) from None
+    ready_at = time.monotonic()
+    # Scheduling is seen to within a poll; without a wait, creation is the better start.
+    scheduled_at = watch.scheduled_at if watch.waiting_reason and watch.scheduled_at else start
     return ModelDeployment(deployment["metadata"]["name"], namespace, deployment, pod,
-                           time.monotonic() - start)
+                           ready_at - scheduled_at, scheduled_at - start, watch.waiting_reason)
