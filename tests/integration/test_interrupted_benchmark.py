@@ -100,17 +100,19 @@ def _kept(paths: dict) -> int:
                for r in read_records(f))
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_halfway_keeps_the_records_and_a_partial_report(
-        engine_host: EngineHostHandle, tmp_path: Path, record_property):
-    paths, finished, out = _run_halfway(engine_host, tmp_path, "interrupt",
-                                        lambda child, _: child.send_signal(signal.SIGINT))
+        engine_host: EngineHostHandle, tmp_path: Path, record_property, sig):
+    paths, finished, out = _run_halfway(engine_host, tmp_path, f"interrupt-{sig.name}",
+                                        lambda child, _: child.send_signal(sig))
     kept = _kept(paths)
     record_property("kept_of_finished", f"{kept}/{finished:.0f}")
+    print(f"kept {kept} records of {finished:.0f} requests finished at the interrupt")
     assert kept >= 0.99 * finished, f"{kept} records for {finished:.0f} finished requests"
     assert kept < RATE_PER_S * DURATION_S  # it really stopped early
     report = json.loads(Path(paths["report"]).read_text())
     assert report["partial"] == {"partial": True,
-                                 "reason": "baseline-r0: interrupted by SIGINT"}
+                                 "reason": f"baseline-r0: interrupted by {sig.name}"}
     with ResultsDb(out / "history.sqlite") as db:
         assert db.run("t-interrupted").status == "PARTIAL"
 

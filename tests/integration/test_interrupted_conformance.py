@@ -171,3 +171,16 @@ def test_full_disk_keeps_the_summary_and_the_old_report(suite: Path):
     assert "Traceback" not in out + err
     assert "3 PASS   report NOT written: brixcheck: no space left to write conformance-" in out
     assert f"in {reports} (" in out
+
+
+def test_unwritable_reports_directory_is_one_sentence(suite: Path):
+    reports = suite / "reports"
+    for old in reports.iterdir():
+        old.unlink()
+    reports.rmdir()
+    reports.write_text("a file where the reports directory should be")
+    proc = _start(suite)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in out + err
+    assert "3 PASS   report NOT written: brixcheck: cannot write conformance-" in out
