@@ -58,10 +58,12 @@ def test_interrupted_benchmark_keeps_a_partial_report_and_stops_locust(twin, tmp
     started = time.time()
 
     def records() -> list[Path]:
-        return [p for p in REPO.glob("reports/bench-*/baseline-streaming/baseline-r0/*.jsonl")
-                if p.stat().st_mtime > started and p.stat().st_size > 0]
+        """This run's records once 20 requests (past the 2 s warm-up at 4/s) finished."""
+        files = [p for p in REPO.glob("reports/bench-*/baseline-streaming/baseline-r0/*.jsonl")
+                 if p.stat().st_mtime > started]
+        return files if sum(p.read_text().count("\n") for p in files) >= 20 else []
 
-    written = wait_until(records, 120, "the run's first records")
+    written = wait_until(records, 120, "20 of the run's records")
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert "Traceback" not in out
