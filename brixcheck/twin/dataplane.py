@@ -54,12 +54,17 @@ class Part:
     healthy: Callable[[], bool]
 
 
-def parts() -> list[Part]:
-    """The data plane's programs with a health check each (one line per program)."""
+def parts(addresses: dict[str, object]) -> list[Part]:
+    """The running data plane's programs with a health check each (one line per program).
+
+    Args:
+        addresses: what the data plane wrote at start (`write_addresses`); the metadata service
+            is checked only when it started (it is optional).
+    """
     ports = xds.Ports()
     listed = [Part("Envoy", lambda: _answers(f"http://127.0.0.1:{ports.admin}/ready")),
               Part("Redis", lambda: redis_pings(REDIS_PORT))]
-    if _metadata_installed():
+    if str(addresses.get("metadata", "")).startswith("http"):
         listed.append(Part("metadata service",
                            lambda: _answers(f"http://127.0.0.1:{ports.metadata}/healthz")))
     return listed

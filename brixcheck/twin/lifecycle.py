@@ -235,7 +235,8 @@ def _refuse_taken_ports() -> None:
 def _repair(layout: TwinLayout, state: dict[str, object], timings: Timings) -> None:
     """Restart the pod backer (and so the data plane) when it or a data-plane part is dead."""
     pid = int(state.get("backer_pid", 0))
-    failed = [part.name for part in dataplane.parts() if not part.healthy()]
+    addresses = _read_json(layout.run_dir / "dataplane.json")
+    failed = [part.name for part in dataplane.parts(addresses) if not part.healthy()]
     if _is_our_backer(pid) and not failed:
         return
     if failed:
@@ -383,7 +384,8 @@ def status() -> int:
           f"{state.get('engine', 'emulator') if state else '-'}")
     parts_ok = True
     if state:
-        checks = {part.name: part.healthy() for part in dataplane.parts()}
+        addresses = _read_json(layout.run_dir / "dataplane.json")
+        checks = {part.name: part.healthy() for part in dataplane.parts(addresses)}
         parts_ok = all(checks.values())
         print("   ".join(f"{name}: {'healthy' if ok else 'NOT answering'}"
                          for name, ok in checks.items()))
