@@ -16,16 +16,21 @@ import resource
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from brixcheck.bench.scenario import Scenario
+from brixcheck.bench.terminal import STATS_PREFIX, locust_counts, progress_line
 from brixcheck.children import die_with_parent
 from brixcheck.interrupts import CURRENT as INTERRUPTS
+from brixcheck.resources import data_path
 
-REPO = Path(__file__).resolve().parents[2]
-LOCUSTFILE = REPO / "locustfiles" / "streaming_chat.py"
+LOCUSTFILE = data_path("locustfiles", "streaming_chat.py")
 DRAIN_S = 30
+PROGRESS_S = 5.0  # seconds between progress lines of a running load
+Progress = Callable[[str], None]
 LOG_NAME = "locust.log"
 
 
@@ -78,7 +83,8 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
                    headers: dict[str, str], rate_per_s: float | None = None) -> list[str]:
     """The Locust command line for one local run (`rate_per_s`: a sweep level)."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "--only-summary", "-H", host, "--bc-records", str(records)]
+           "--only-summary", "-H", host, "--bc-records", str(records),
+           "--csv", str(records / STATS_PREFIX)]
     workers = scenario.load.worker_count()
     if workers > 1:
         # Locust's own distributed mode: this process is the master, forking the workers.
@@ -93,7 +99,7 @@ def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path,
     return out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
 
 
-def _stop_group(proc: subprocess.Popen[str]) -> None:
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     """End Locust and every worker it forked (its own process group) at once.
 
     SIGKILL, not SIGTERM: Locust answers SIGTERM by letting its users finish (up to
@@ -117,9 +123,31 @@ def died(returncode: int) -> str:
     return ""
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, progress: Progress | None,
+          describe: Callable[[float], str]) -> int:
+    """Wait for Locust, reporting progress every PROGRESS_S; end its process group however the
+    wait ends (done, timed out, interrupted)."""
+    start = time.monotonic()
+    next_report = start + PROGRESS_S
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - start > timeout_s:
+                raise subprocess.TimeoutExpired(proc.args, timeout_s)
+            if progress is not None and now >= next_report:
+                progress(describe(now - start))
+                next_report = now + PROGRESS_S
+    finally:
+        _stop_group(proc)
+
+
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
              headers: dict[str, str] | None = None,
-             rate_per_s: float | None = None) -> RunResult:
+             rate_per_s: float | None = None, progress: Progress | None = None) -> RunResult:
     """Run the scenario once for a strategy (at a sweep level); records go under `out`.
 
     Locust runs in its own process group, so a Ctrl-C reaches brixcheck only and brixcheck
@@ -129,21 +157,25 @@ def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Pat
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = locust_command(scenario, strategy, host, records, headers or {}, rate_per_s)
-    log = (records / LOG_NAME).open("w")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, preexec_fn=die_with_parent())
-    INTERRUPTS.groups.add(proc.pid)
+    load = scenario.load
+    rate = f"{rate_per_s or load.rate_per_s:g} req/s" if load.mode == "open" \
+        else f"{load.users} users"
+    label = f"{scenario.id}[{strategy}]-r{repeat}"
     stopped, interrupted = "", False
-    try:
-        proc.wait(timeout=scenario.load.duration_s + 2 * DRAIN_S + 30)
-    except subprocess.TimeoutExpired:
-        stopped = "the load generator did not finish in time (the target may hang)"
-    except KeyboardInterrupt:
-        stopped, interrupted = INTERRUPTS.reason or "interrupted", True
-    finally:
-        _stop_group(proc)
-        INTERRUPTS.groups.discard(proc.pid)
-        log.close()
+    with (records / LOG_NAME).open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=die_with_parent())
+        INTERRUPTS.groups.add(proc.pid)
+        try:
+            _wait(proc, load.duration_s + 2 * DRAIN_S + 30, progress,
+                  lambda elapsed: progress_line(label, rate, elapsed, load.duration_s,
+                                                locust_counts(records)))
+        except subprocess.TimeoutExpired:
+            stopped = "the load generator did not finish in time (the target may hang)"
+        except KeyboardInterrupt:
+            stopped, interrupted = INTERRUPTS.reason or "interrupted", True
+        finally:
+            INTERRUPTS.groups.discard(proc.pid)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = RunResult(scenario.id, strategy, repeat, records, cpu, proc.returncode, rate_per_s,

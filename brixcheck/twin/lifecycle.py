@@ -33,8 +33,9 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.children import die_with_parent
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import data_path
 from brixcheck.twin import dataplane
-from brixcheck.twin.build import REPO_ROOT, TwinBuildError, build_all
+from brixcheck.twin.build import TwinBuildError, build_all
 from brixcheck.twin.cluster import (
     TwinLayout,
     cluster_exists,
@@ -43,7 +44,7 @@ from brixcheck.twin.cluster import (
 )
 from brixcheck.twin.ports import taken
 
-NODE_PROFILES = REPO_ROOT / "manifests" / "twin" / "nodes"
+NODE_PROFILES = data_path("manifests", "twin", "nodes")
 BACKER_READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
@@ -184,7 +185,7 @@ def up(nodes: str | None = None, time_factor: float | None = None,
     try:
         timings.run("build (cached by version)", build_all)
     except TwinBuildError as exc:
-        raise BrixcheckError(str(exc), "then run `brixcheck twin up` again") from None
+        raise BrixcheckError(str(exc).rstrip("."), "fix that, then run again") from None
     state = _read_state(layout)
     if _api_healthy(layout) and state:
         _refuse_changes(state, nodes, time_factor, engine)

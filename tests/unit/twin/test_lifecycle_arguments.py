@@ -29,8 +29,14 @@ def test_up_refuses_bad_arguments_before_starting_anything(empty_cache: Path, kw
     assert list(empty_cache.iterdir()) == []  # nothing built, started or written
 
 
+def test_cli_refuses_an_unknown_node_profile_with_exit_2(empty_cache: Path, capsys):
+    assert main(["twin", "up", "--nodes", "nope"]) == 2
+    assert capsys.readouterr().err == ("brixcheck: unknown node profile 'nope'; choose one of: "
+                                       "k3s-rtx4060, three-gpu\n")
+    assert list(empty_cache.iterdir()) == []
+
+
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--nodes", "nope"], "argument --nodes: invalid choice: 'nope'"),
     (["--time-factor", "-1"], "argument --time-factor: must be a finite number above 0, got -1"),
     (["--time-factor", "inf"], "must be a finite number above 0, got inf"),
     (["--time-factor", "fast"], "argument --time-factor: 'fast' is not a number"),
