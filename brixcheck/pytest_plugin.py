@@ -59,10 +59,13 @@ def model_manifest(config: pytest.Config) -> Path:
     return config.rootpath / option
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Check the model manifest once, before any case runs, when a selected test needs it."""
-    if not any("model" in getattr(item, "fixturenames", ()) or item.get_closest_marker("case")
-               for item in items):
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Check the model manifest once, before connecting and before any case runs."""
+    config = session.config
+    if config.option.collectonly or not any(
+            "model" in getattr(item, "fixturenames", ()) or item.get_closest_marker("case")
+            for item in session.items):
         return
     try:
         load_manifest(model_manifest(config))
