@@ -21,7 +21,9 @@ async def _backer(time_factor: float, engine: str) -> int:
 
     layout = TwinLayout.default()
     dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
-    await asyncio.to_thread(dataplane.start)
+    # In this (the main) thread, not a worker thread: the data plane's programs get SIGTERM when
+    # the thread that started them ends (parent-death signal), which must be the backer's end.
+    dataplane.start()
     dataplane.write_addresses(layout.run_dir / "dataplane.json")
     backer = PodBacker(layout.kubeconfig, layout.logs, time_factor, dataplane.update, engine)
     stop = asyncio.Event()

@@ -31,7 +31,6 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from brixcheck.children import die_with_parent
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import data_path
 from brixcheck.twin import dataplane
@@ -146,8 +145,8 @@ def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator
     out = (layout.run_dir / "backer.log").open("a")
     cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
            str(time_factor), "--engine", engine]
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=die_with_parent())
+    # Its own session and no parent-death signal: the backer outlives `brixcheck twin up`.
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +89,12 @@ def test_taken_port_stops_up_before_anything_starts(twin: TwinLayout):
     start = time.monotonic()
     lifecycle.up()
     assert lifecycle.status() == 0, f"up again took {time.monotonic() - start:.0f} s"
+
+
+def test_twin_outlives_the_up_command(twin: TwinLayout):
+    """`brixcheck twin up` returns; the twin it started keeps running (pod backer included)."""
+    lifecycle.down()
+    run = subprocess.run([sys.executable, "-m", "brixcheck.cli", "twin", "up"],
+                         capture_output=True, text=True, check=False, timeout=240)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert lifecycle.status() == 0
