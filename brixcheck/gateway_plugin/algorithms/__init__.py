@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from brixcheck.gateway_plugin.algorithms import engine_metrics
 from brixcheck.gateway_plugin.algorithms.basic import LeastRequestRouter, RandomRouter
-from brixcheck.gateway_plugin.algorithms.common import log, random_pod, seed
+from brixcheck.gateway_plugin.algorithms.common import FALLBACK_MESSAGE, log, random_pod, seed
 from brixcheck.gateway_plugin.algorithms.engine_metrics import LeastLatencyRouter
 from brixcheck.gateway_plugin.algorithms.pd import PDRouter
 from brixcheck.gateway_plugin.algorithms.preble import PrebleRouter
@@ -32,7 +32,8 @@ from brixcheck.gateway_plugin.types import (
     RoutingError,
 )
 
-__all__ = ["ROUTERS", "degraded", "routable", "seed", "select_pod", "set_degraded"]
+__all__ = ["FALLBACK_MESSAGE", "ROUTERS", "degraded", "routable", "seed", "select_pod",
+           "set_degraded"]
 
 # router.go's registry at v0.5.0: exactly these 16 names.
 ROUTERS: Mapping[str, RouterFactory] = {
