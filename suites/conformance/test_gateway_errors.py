@@ -65,7 +65,8 @@ STRATEGY_CASES = [Case(
     checks="aibrix-v0.5.0 §4, §5",
     remedy="`kubectl -n aibrix-system logs deploy/aibrix-gateway-plugins`; check the model pods "
            "carry model.aibrix.ai/name and model.aibrix.ai/port",
-    capabilities=frozenset({Capability.AIBRIX_GATEWAY})) for name in aibrix.PLAIN_POOL_STRATEGY_NAMES]
+    capabilities=frozenset({Capability.AIBRIX_GATEWAY}))
+    for name in aibrix.PLAIN_POOL_STRATEGY_NAMES]
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.case(ERROR_CASES[r.condition]),
