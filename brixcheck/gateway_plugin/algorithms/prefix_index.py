@@ -34,8 +34,8 @@ class PrefixHashTable:
                                              DEFAULT_EVICTION_MINUTES)
         self._clock = clock
         self._lock = threading.Lock()
-        # hash -> (last access, {model: {pod: last access}})
-        self._store: OrderedDict[int, tuple[float, dict[str, dict[str, float]]]] = OrderedDict()
+        # hash -> [last access, {model: {pod: last access}}]
+        self._store: OrderedDict[int, list] = OrderedDict()
 
     def prefix_hashes(self, tokens: bytes) -> list[int]:
         """Chained hash per whole block (a trailing partial block is not hashed)."""
@@ -50,31 +50,40 @@ class PrefixHashTable:
         """Pods (of `ready`) holding the longest run of leading blocks -> percent of blocks
         matched, and the hashes. A pod drops out at the first block it lacks (seqSearchPrefix)."""
         hashes = self.prefix_hashes(tokens)
-        candidates, matched = set(ready), {}
+        candidates, matched, percent = set(ready), {}, 0
         now = self._clock()
         with self._lock:
             for i, h in enumerate(hashes):
-                pods = self._get(h, now)
-                holders = candidates & pods.get(model, {}).keys() if pods else set()
+                models = self._get(h, now)
+                holders = models.get(model) if models else None
                 if not holders:
                     break
+                if not all(c in holders for c in candidates):
+                    for gone in [c for c in candidates if c not in holders]:
+                        candidates.discard(gone)
+                        if percent:
+                            matched[gone] = percent
+                    if not candidates:
+                        break
                 percent = (i + 1) * 100 // len(hashes)
-                for pod in holders:
-                    matched[pod] = percent
-                candidates = holders
+        if percent:
+            matched.update(dict.fromkeys(candidates, percent))
         return matched, hashes
 
     def add_prefix(self, hashes: list[int], model: str, pod: str) -> None:
         now = self._clock()
         with self._lock:
+            store = self._store
             for h in hashes:
-                entry = self._get(h, now)
-                models = entry if entry is not None else {}
-                models.setdefault(model, {})[pod] = now
-                self._store[h] = (now, models)
-                self._store.move_to_end(h)
-            while len(self._store) > self.capacity:
-                self._store.popitem(last=False)
+                entry = store.get(h)
+                if entry is None or now - entry[0] > self.ttl_s:
+                    store[h] = [now, {model: {pod: now}}]
+                else:
+                    entry[0] = now
+                    entry[1].setdefault(model, {})[pod] = now
+                    store.move_to_end(h)
+            while len(store) > self.capacity:
+                store.popitem(last=False)
 
     def _get(self, h: int, now: float) -> dict[str, dict[str, float]] | None:
         entry = self._store.get(h)

@@ -104,3 +104,11 @@ def test_index_forgets_idle_blocks_and_keeps_its_capacity():
     assert len(index) == 3
     now[0] = 61.0
     assert index.match_prefix(b"aabb", MODEL, {"pod-0"})[0] == {}
+
+
+def test_each_pod_keeps_the_percent_of_its_own_longest_match():
+    index = PrefixHashTable(block_size=2)
+    index.add_prefix(index.prefix_hashes(b"aabbccdd"), MODEL, "deep")
+    index.add_prefix(index.prefix_hashes(b"aabb"), MODEL, "shallow")
+    matched, _ = index.match_prefix(b"aabbccdd", MODEL, {"deep", "shallow", "cold"})
+    assert matched == {"deep": 100, "shallow": 50}
