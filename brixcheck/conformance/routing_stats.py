@@ -83,6 +83,14 @@ def sticky_sample_size(pods: int, alpha: float = FALSE_ALARM) -> int:
     return math.ceil(math.log(pods / alpha) / math.log(pods))
 
 
+def avoid_sample_size(pods: int, alpha: float = FALSE_ALARM) -> int:
+    """Requests that must all miss one given pod before random routing could do the same with
+    probability <= alpha: the smallest n with (1 - 1/pods)^n <= alpha."""
+    if pods < 2:
+        raise ValueError("avoiding a pod needs at least two pods")
+    return math.ceil(math.log(alpha) / math.log(1 - 1 / pods))
+
+
 def hits_threshold(n: int, p: float, alpha: float = FALSE_ALARM) -> int:
     """Smallest k with P(Binomial(n, p) >= k) <= alpha: at least k of n requests on one chosen
     pod is evidence (false alarm <= alpha) that routing prefers it over chance p."""

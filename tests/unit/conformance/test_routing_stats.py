@@ -8,6 +8,7 @@ import random
 import pytest
 
 from brixcheck.conformance.routing_stats import (
+    avoid_sample_size,
     binomial_sf,
     chi_square_sf,
     chi_square_uniform,
@@ -59,6 +60,8 @@ def test_sample_sizes_meet_the_bound():
     n = sticky_sample_size(3)
     assert 3 * (1 / 3) ** n <= 0.001 < 3 * (1 / 3) ** (n - 1)
     assert uniform_sample_size(3) == 60
+    assert avoid_sample_size(3) == 18  # (2/3)^18 = 0.00068, (2/3)^17 = 0.0010
+    assert (2 / 3) ** 18 <= 0.001 < (2 / 3) ** 17
     k = hits_threshold(30, 1 / 3)
     assert binomial_sf(k, 30, 1 / 3) <= 0.001 < binomial_sf(k - 1, 30, 1 / 3)
 
