@@ -8,7 +8,10 @@ at p < 0.001; "never sends to the loaded pod" uses 18 requests ((2/3)^18 = 0.000
 
 Load is made through the gateway itself: long streamed requests sharing one prompt go, under
 `prefix-cache`, to one pod and stay in flight there (the gateway counts them, the engine's
-KV-cache and throughput gauges rise). The metric-driven cases are strict expected failures where
+KV-cache and throughput gauges rise). They stay together because the release manifest sets
+AIBRIX_PREFIX_CACHE_STANDARD_DEVIATION_FACTOR=2 (k held on one of 3 pods is within mean + 2
+std-dev for any k); with v0.5.0's code default of 1 the second one would move, and the case
+says so. The metric-driven cases are strict expected failures where
 v0.5.0 cannot route on the engine's metrics: always for least-busy-time, least-utilization and
 least-latency (inputs never populated / Prometheus only), and for throughput, least-kv-cache and
 least-gpu-cache when the engine exports only vLLM >= 0.11 names. The emulator passes those three
