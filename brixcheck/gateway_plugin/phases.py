@@ -134,7 +134,7 @@ class Request:
             set_headers = r.headers(r.MODEL, self.model)
         else:
             try:
-                ctx.target = self.plugin.select(ctx, ready)
+                ctx.target = await self.plugin.select(ctx, ready)
             except RoutingError as exc:
                 log.error("failed to select target pod requestID=%s routingStrategy=%s "
                           "model=%s: %s", self.request_id, ctx.algorithm, self.model, exc)
@@ -142,14 +142,14 @@ class Request:
                                         "error on selecting target pod", r.CODE_UNAVAILABLE)
             set_headers = r.headers(
                 r.ROUTING_STRATEGY, ctx.algorithm, r.TARGET_POD, ctx.target.address,
-                "content-length", str(len(message.body)), "X-Request-Id", ctx.request_id)
+                "content-length", str(len(ctx.req_body)), "X-Request-Id", ctx.request_id)
         log.info("request start requestID=%s requestPath=%s model=%s stream=%s "
                  "routingAlgorithm=%s targetPodIP=%s", self.request_id, ctx.req_path,
                  self.model, self.stream, ctx.algorithm,
                  ctx.target.address if ctx.target else "")
         cache.add_request_count(ctx)
         self.counted = True
-        return r.request_body_response(set_headers, message.body)
+        return r.request_body_response(set_headers, ctx.req_body)
 
     # -- response headers --------------------------------------------------------------------
     async def response_headers(self, message: pb.HttpHeaders) -> pb.ProcessingResponse:

@@ -44,9 +44,9 @@ class Plugin:
         self.faults = Faults()
         self.requests = 0
 
-    def select(self, ctx: RoutingContext, ready: Sequence[Pod]) -> Pod:
+    async def select(self, ctx: RoutingContext, ready: Sequence[Pod]) -> Pod:
         """The contract's select_pod (single-pod shortcut, router, RoutingError)."""
-        return routing.select_pod(ctx.algorithm, ctx, ready, self.cache)
+        return await routing.select(ctx, ready, self.cache)
 
     def reported_target(self, ctx: RoutingContext | None) -> str:
         """The `target-pod` answered to the client; the wrong-target fault names another pod."""
@@ -124,12 +124,13 @@ class ControlServer:
             return 200, self._metrics().encode()
         if path == "/brixcheck/version":
             return 200, json.dumps({"implementation": EMULATOR_VERSION,
-                                    "strategies": routing.IMPLEMENTATION}).encode()
+                                    "strategies": list(routing.STRATEGY_NAMES)}).encode()
         if path != "/brixcheck/faults":
             return 404, b"not found"
         if method == "PUT":
-            self.plugin.faults.update(json.loads(body or b"{}"))
-            routing.set_degraded(set(self.plugin.faults.degraded))
+            changes = json.loads(body or b"{}")
+            routing.set_degraded(set(changes.get("degraded", self.plugin.faults.degraded)))
+            self.plugin.faults.update(changes)
             if self.plugin.faults.crash:
                 log.error("fault: crash requested; exiting with code 2")
                 os._exit(2)
