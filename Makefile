@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
+# On the twin, three GPU nodes: the strategy cases need two or more Ready pods of the model.
 conformance: $(STAMP) twin-deps  ## the main job: pytest suites/conformance (twin unless KUBECONFIG)
-	$(BIN)/pytest suites/conformance -p no:cacheprovider
+	$(BIN)/pytest suites/conformance -p no:cacheprovider --twin-nodes three-gpu
 
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo
