@@ -11,7 +11,7 @@ from brixcheck.pod_get import pod_get
 
 
 class _Metrics(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b"vllm:num_requests_running 0\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
