@@ -19,26 +19,15 @@ import asyncio
 import json
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from brixcheck.twin import envoy_xds as xds
-from brixcheck.twin.envoy import EnvoyProcess
-from brixcheck.twin.gateway_plugin import health_serving
+from brixcheck.gateway_plugin.loopback import LoopbackGateway
 
 MODEL = "bench-model"
 ENGINE_HOST = "127.0.2.1"
 OUTPUT_TOKENS = 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -49,40 +38,6 @@ def cpu_seconds(pid: int) -> float:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def _engine_healthy(port: int) -> bool:
-    try:
-        with socket.create_connection((ENGINE_HOST, port), timeout=1) as conn:
-            conn.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            return b" 200 " in conn.recv(64)
-    except OSError:
-        return False
-
-
-def start_engine(work: Path, port: int) -> subprocess.Popen[bytes]:
-    spec = {"e0": {"host": ENGINE_HOST, "log": str(work / "engine.log"), "args": [
-        "--model", MODEL, "--port", str(port), "--emu-load-time-factor", "0",
-        "--emu-profile", "h100-80gb",
-        "--max-model-len", "4096", "--max-num-seqs", "1024"]}}
-    (work / "spec.json").write_text(json.dumps(spec))
-    return subprocess.Popen([sys.executable, "-m", "brixcheck.cli", "engine", "host",
-                             "--control", f"127.0.0.1:{free_port()}", "--spec",
-                             str(work / "spec.json")], stdout=subprocess.DEVNULL)
-
-
-def start_plugin(work: Path, grpc_port: int, engine_port: int) -> subprocess.Popen[bytes]:
-    pods = [{"name": "bench-0", "ip": ENGINE_HOST, "labels": {
-        "model.aibrix.ai/name": MODEL, "model.aibrix.ai/port": str(engine_port),
-        "model.aibrix.ai/metric-port": str(engine_port)}}]
-    (work / "pods.json").write_text(json.dumps(pods))
-    log = (work / "plugin.log").open("ab")
-    env = {**os.environ, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())}
-    return subprocess.Popen([sys.executable, "-m", "brixcheck.gateway_plugin",
-                             "--grpc-bind-address", f"127.0.0.1:{grpc_port}",
-                             "--metrics-bind-address", f"127.0.0.1:{free_port()}",
-                             "--static-pods", str(work / "pods.json")],
-                            stdout=log, stderr=log, env=env)
 
 
 async def ttft_ms(host: str, port: int, routed: bool, n: int) -> float | None:
@@ -160,33 +115,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--out", default="reports/gateway_plugin_speed.json")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="brixcheck-gw-bench-"))
-    engine_port, grpc_port = free_port(), free_port()
-    ports = xds.Ports(listener=free_port(), admin=free_port(), gateway_plugins=grpc_port,
-                      metadata=free_port())
-    engine = start_engine(work, engine_port)
-    plugin = start_plugin(work, grpc_port, engine_port)
-    envoy = EnvoyProcess(work / "envoy", ports, concurrency=1, log_level="warning")
+    gateway = LoopbackGateway(Path(tempfile.mkdtemp(prefix="brixcheck-gw-bench-")), MODEL,
+                              [ENGINE_HOST])
     rows = []
+    gateway.start()
     try:
-        deadline = time.monotonic() + 30
-        while not health_serving(grpc_port):
-            if time.monotonic() > deadline or plugin.poll() is not None:
-                raise SystemExit(f"the plugin did not start; see {work / 'plugin.log'}")
-            time.sleep(0.1)
-        while not _engine_healthy(engine_port):
-            if time.monotonic() > deadline or engine.poll() is not None:
-                raise SystemExit(f"the engine did not start; see {work / 'engine.log'}")
-            time.sleep(0.1)
-        envoy.start({})
         for rate in args.rates:
-            rows.append(asyncio.run(measure(rate, args.duration, ports.listener, engine_port,
-                                            plugin.pid)))
+            rows.append(asyncio.run(measure(rate, args.duration, gateway.ports.listener,
+                                            gateway.engine_port, gateway.plugin.pid)))
     finally:
-        envoy.stop()
-        for proc in (plugin, engine):
-            proc.terminate()
-            proc.wait(timeout=10)
+        gateway.stop()
     record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": platform.node(), "cpus": os.cpu_count(), "args": vars(args),
               "rows": rows}

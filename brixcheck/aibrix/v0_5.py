@@ -251,6 +251,10 @@ KNOWN_BUGS = {
     "completions-stream": KnownBug("completions-stream", "stream: true on /v1/completions is "
                                    "parsed as one JSON at the end (x-error-response-unmarshal)",
                                    "v0.6.0"),
+    "error-content-type": KnownBug("error-content-type", "the plugin sets Content-Type: "
+                                   "application/json on its error answers through "
+                                   "HeaderValue.value, which Envoy's ext_proc does not read (it "
+                                   "reads raw_value): the header arrives empty", None),
     "metric-names": KnownBug("metric-names", "metric-driven strategies read vLLM V0 names and "
                              "silently route at random on vLLM >= 0.11", "v0.6.0 (partly)"),
 }

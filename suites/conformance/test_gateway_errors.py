@@ -1,9 +1,9 @@
 """AIBrix v0.5.0's gateway error contract and strategy routing, as its code defines them.
 
 Every row of the error table (brixcheck.aibrix.v0_5.ERRORS) is one case: the request that
-triggers it, then status, `x-error-*` header name AND value, Content-Type (rows v0.5.0 builds
-with buildErrorResponse have none) and the OpenAI-shaped body (message, code, param, type from
-the status). RPM and TPM rows use a user created through the metadata service and deleted
+triggers it, then status, `x-error-*` header name AND value and the OpenAI-shaped body
+(message, code, param, type from the status); the Content-Type of error answers is its own case
+(a known v0.5.0 issue: it arrives empty). RPM and TPM rows use a user created through the metadata service and deleted
 afterwards. Each registered strategy that serves a plain pod pool must answer 200 and name, in
 `target-pod`, a Ready pod of the model, on two or more Ready pods: with one, v0.5.0 returns that
 pod without calling the router (gateway.go), so the case would prove nothing and says
@@ -129,10 +129,6 @@ def _check_row(response: httpx.Response, row: aibrix.GatewayError,
     value = row.value.format(**fill)
     assert response.headers.get(row.header) == value, (
         f"{row.header}: {response.headers.get(row.header)!r}, v0.5.0 sends {value!r}")
-    content_type = response.headers.get("content-type", "")
-    assert (content_type == "application/json") is row.json_type, (
-        f"Content-Type {content_type!r}; v0.5.0 {'sets' if row.json_type else 'sets no'} "
-        "application/json for this row")
     error = response.json()["error"]
     assert error["message"] == row.message.format(**fill), error
     assert (error.get("code"), error.get("param")) == (row.code, row.param), error
@@ -146,6 +142,24 @@ def test_gateway_error(row: aibrix.GatewayError, request: pytest.FixtureRequest)
     trigger = TRIGGERS[row.condition](model.name)
     response = _post(gateway_client, trigger.headers, trigger.body)
     _check_row(response, row, {"model": "", **trigger.fill})
+
+
+CONTENT_TYPE_CASE = Case(
+    id="GatewayErrorsSayJson",
+    description="An error answer v0.5.0 builds with generateErrorResponse (unknown model) "
+                "carries Content-Type: application/json.",
+    checks="aibrix-v0.5.0 §6 (util.go generateErrorResponse)",
+    remedy="clients must parse the error body as JSON whatever its Content-Type says",
+    capabilities=GATEWAY, known_issue=aibrix.KNOWN_BUGS["error-content-type"].effect)
+
+
+@pytest.mark.case(CONTENT_TYPE_CASE)
+def test_gateway_errors_say_json(request: pytest.FixtureRequest):
+    gateway_client, _ = _deployed(request)
+    response = _post(gateway_client, {}, _chat(UNKNOWN_MODEL))
+    assert response.status_code == 400, response.text[:200]
+    assert response.headers.get("content-type") == "application/json", (
+        f"Content-Type {response.headers.get('content-type')!r}")
 
 
 def _row(condition: str) -> aibrix.GatewayError:

@@ -1,0 +1,101 @@
+"""The gateway-plugin emulator behind the twin's real Envoy with two emulated engines, on loopback
+(no cluster: the plugin gets a fixed pod list). What a client sees: target-pod, request-id, the
+error table's headers, values and Content-Type, the double-wrapped engine error, streamed usage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from brixcheck.gateway_plugin.loopback import LoopbackGateway
+from brixcheck.twin.envoy import find_envoy
+from brixcheck.twin.proc import TwinProcessError
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+MODEL = "gw-model"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackGateway]:
+    try:
+        find_envoy()
+    except TwinProcessError as exc:
+        pytest.skip(str(exc))
+    started = LoopbackGateway(Path(tmp_path_factory.mktemp("gw")), MODEL,
+                              ["127.0.3.1", "127.0.3.2"])
+    started.start()
+    yield started
+    started.stop()
+
+
+def _chat(gateway: LoopbackGateway, headers: dict[str, str], **body: object) -> httpx.Response:
+    document = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 3, **body}
+    return httpx.post(f"{gateway.url}/v1/chat/completions", json=document, headers=headers,
+                      timeout=30, trust_env=False)
+
+
+def test_random_reaches_both_pods_and_names_them(gateway: LoopbackGateway):
+    seen = set()
+    for _ in range(30):
+        reply = _chat(gateway, {"routing-strategy": "random"})
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["request-id"]
+        seen.add(reply.headers["target-pod"])
+    assert seen == gateway.pod_addresses()
+
+
+def test_invalid_strategy_row(gateway: LoopbackGateway):
+    reply = _chat(gateway, {"routing-strategy": "fastest"})
+    assert reply.status_code == 400
+    assert reply.headers["x-error-invalid-routing-strategy"] == "fastest"
+    # v0.5.0 sets Content-Type through HeaderValue.value; Envoy's ext_proc reads raw_value only
+    assert reply.headers["content-type"] == ""
+    assert reply.json()["error"] == {"code": None, "message": "incorrect routing strategy",
+                                     "param": "routing-strategy",
+                                     "type": "invalid_request_error"}
+
+
+def test_stream_not_boolean_row_has_its_text_as_value_and_no_json_content_type(
+        gateway: LoopbackGateway):
+    reply = _chat(gateway, {"routing-strategy": "random"}, stream="yes")
+    assert reply.status_code == 400
+    assert reply.headers["x-error-stream"] == "stream incorrectly set"
+    assert "content-type" not in reply.headers or reply.headers["content-type"] != \
+        "application/json"
+    assert reply.json()["error"]["param"] == "stream"
+
+
+def test_header_less_request_without_route_is_503_x_error_routing(gateway: LoopbackGateway):
+    reply = _chat(gateway, {})
+    assert reply.status_code == 503
+    assert reply.headers["x-error-routing"] == "true"
+
+
+def test_engine_error_is_wrapped_in_the_plugins_error(gateway: LoopbackGateway):
+    reply = _chat(gateway, {"routing-strategy": "random"}, max_tokens=10**7)
+    assert reply.status_code == 400, reply.text
+    message = reply.json()["error"]["message"]
+    engine_body, _, route_problem = message.rpartition(". ")
+    assert "too large" in json.loads(engine_body)["error"]["message"]  # the engine's own error
+    assert route_problem.startswith("no kubeconfig")  # the HTTPRoute check's error, appended
+    assert reply.headers["target-pod"] in gateway.pod_addresses()
+
+
+def test_streamed_chat_passes_every_chunk_and_ends(gateway: LoopbackGateway):
+    document = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 16, "ignore_eos": True, "stream": True,
+                "stream_options": {"include_usage": True}}
+    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=document,
+                      headers={"routing-strategy": "random"}, timeout=30,
+                      trust_env=False) as reply:
+        lines = [line for line in reply.iter_lines() if line.startswith("data:")]
+    assert reply.status_code == 200
+    assert lines[-1] == "data: [DONE]"
+    usage = json.loads(lines[-2][5:])["usage"]
+    assert usage["completion_tokens"] == 16
