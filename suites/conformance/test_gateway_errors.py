@@ -3,12 +3,12 @@
 Every row of the error table (brixcheck.aibrix.v0_5.ERRORS) is one case: the request that
 triggers it, then status, `x-error-*` header name AND value and the OpenAI-shaped body
 (message, code, param, type from the status); the Content-Type of error answers is its own case
-(a known v0.5.0 issue: it arrives empty). RPM and TPM rows use a user created through the metadata service and deleted
-afterwards. Each registered strategy that serves a plain pod pool must answer 200 and name, in
-`target-pod`, a Ready pod of the model, on two or more Ready pods: with one, v0.5.0 returns that
-pod without calling the router (gateway.go), so the case would prove nothing and says
-NOT-SUPPORTED instead. Requests without a strategy pay v0.5.0's HTTPRoute lookup, limited by
-client-go to 5 QPS (burst 10): a known v0.5.0 issue, measured here.
+(a known v0.5.0 issue: it arrives empty). RPM and TPM rows use a user created through the
+metadata service and deleted afterwards. Each registered strategy that serves a plain pod pool
+must answer 200 and name, in `target-pod`, a Ready pod of the model, on two or more Ready pods:
+with one, v0.5.0 returns that pod without calling the router (gateway.go), so the case would
+prove nothing and says NOT-SUPPORTED instead. Requests without a strategy pay v0.5.0's HTTPRoute
+lookup, limited by client-go to 5 QPS (burst 10): a known v0.5.0 issue, measured here.
 """
 
 from __future__ import annotations
