@@ -4,7 +4,11 @@ with a `target-pod` naming a Ready pod, errors carry v0.5.0's headers and values
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -83,3 +87,73 @@ def test_stream_not_boolean_header_value_is_v050s_text(gateway: str, two_pods: s
     reply = _chat(gateway, "random", stream="yes")
     assert reply.status_code == 400
     assert reply.headers["x-error-stream"] == "stream incorrectly set"
+
+
+HTTPROUTE_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "httproutes.gateway.networking.k8s.io",
+                 "labels": {"app.kubernetes.io/managed-by": "brixcheck-selftest"}},
+    "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+             "names": {"plural": "httproutes", "singular": "httproute", "kind": "HTTPRoute",
+                       "listKind": "HTTPRouteList"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "schema": {"openAPIV3Schema": {
+                               "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+@pytest.fixture
+def model_route(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[None]:
+    """`aibrix-system/<model>-router` on a test-made HTTPRoute CRD (when the twin has none)."""
+    api = core.api_client
+    extensions = client.ApiextensionsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    made_crd = False
+    try:
+        extensions.read_custom_resource_definition(HTTPROUTE_CRD["metadata"]["name"])
+    except client.exceptions.ApiException:
+        extensions.create_custom_resource_definition(HTTPROUTE_CRD)
+        made_crd = True
+    with contextlib.suppress(client.exceptions.ApiException):
+        core.create_namespace({"metadata": {"name": "aibrix-system"}})
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": f"{MODEL}-router", "namespace": "aibrix-system",
+                          "labels": {"app.kubernetes.io/managed-by": "brixcheck-selftest"}},
+             "spec": {}}
+    wait_until(lambda: _try_create(custom, route), 30, "the HTTPRoute CRD to serve")
+    yield
+    custom.delete_namespaced_custom_object("gateway.networking.k8s.io", "v1", "aibrix-system",
+                                           "httproutes", f"{MODEL}-router")
+    if made_crd:
+        extensions.delete_custom_resource_definition(HTTPROUTE_CRD["metadata"]["name"])
+
+
+def _try_create(custom: client.CustomObjectsApi, route: dict) -> bool:
+    try:
+        custom.create_namespaced_custom_object("gateway.networking.k8s.io", "v1",
+                                               "aibrix-system", "httproutes", route)
+    except client.exceptions.ApiException as exc:
+        return exc.status == 409
+    return True
+
+
+def test_header_less_path_without_route_is_503_x_error_routing(gateway: str,
+                                                               two_pods: set[str]):
+    wait_until(lambda: _chat(gateway, "random").status_code == 200, 30, "routing")
+    reply = httpx.post(f"{gateway}/v1/chat/completions", timeout=30,
+                       json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]})
+    assert reply.status_code == 503
+    assert reply.headers["x-error-routing"] == "true"
+
+
+def test_header_less_path_is_held_to_five_lookups_per_second(gateway: str, two_pods: set[str],
+                                                             model_route: None):
+    wait_until(lambda: _chat(gateway, "random").status_code == 200, 30, "routing")
+    body = {"model": MODEL, "prompt": "hi", "max_tokens": 1}
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: httpx.post(f"{gateway}/v1/completions", json=body,
+                                                   timeout=30).status_code, range(30)))
+    elapsed = time.monotonic() - started
+    assert codes == [200] * 30, codes
+    # client-go's limiter: 10 at once, then 5 per second -> the 30th waits about 4 s
+    assert elapsed >= 3.5, f"30 header-less requests took {elapsed:.2f} s"
