@@ -66,13 +66,20 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):
         self.plugin = plugin
 
     async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],  # noqa: N802
-                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
-        """Answer each phase in order; account the request as ended however the stream ends."""
+                      context: grpc.aio.ServicerContext) -> None:
+        """Answer each phase in order; account the request as ended however the stream ends.
+
+        Uses the context's read/write calls rather than an async generator: fewer wrappers on
+        the per-chunk path.
+        """
         request = Request(self.plugin)
         self.plugin.requests += 1
         faults = self.plugin.faults
         try:
-            async for message in request_iterator:
+            while True:
+                message = await context.read()
+                if message is grpc.aio.EOF:
+                    return
                 kind = message.WhichOneof("request")
                 if kind == "request_headers":
                     answer = await request.request_headers(message.request_headers)
@@ -89,7 +96,7 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):
                     continue
                 if faults.error_header and answer.HasField("immediate_response"):
                     apply_error_fault(answer, faults.error_header)
-                yield answer
+                await context.write(answer)
         finally:
             request.finish(0, 0)
 
