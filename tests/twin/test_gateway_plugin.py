@@ -53,12 +53,25 @@ def _chat(gateway: str, strategy: str, **extra: object) -> httpx.Response:
                       headers={"routing-strategy": strategy}, timeout=30)
 
 
-def test_random_answers_with_a_ready_target_pod(gateway: str, two_pods: set[str]):
-    def answered() -> httpx.Response | None:
-        reply = _chat(gateway, "random")
-        return reply if reply.status_code == 200 else None
+def _plugin_log(twin: TwinLayout) -> str:
+    path = twin.run_dir / "dataplane" / "gateway-plugin" / "plugin.log"
+    return "\n".join(path.read_text().splitlines()[-15:]) if path.exists() else "(no log)"
 
-    reply = wait_until(answered, 30, "the plugin to see the Ready pods")
+
+def test_random_answers_with_a_ready_target_pod(gateway: str, two_pods: set[str],
+                                                twin: TwinLayout):
+    last: list[httpx.Response] = []
+
+    def answered() -> httpx.Response | None:
+        last[:] = [_chat(gateway, "random")]
+        return last[0] if last[0].status_code == 200 else None
+
+    try:
+        reply = wait_until(answered, 30, "the plugin to see the Ready pods")
+    except BaseException:
+        print(f"last answer: {last[0].status_code} {dict(last[0].headers)} {last[0].text[:300]}")
+        print(_plugin_log(twin))
+        raise
     assert reply.headers["target-pod"] in two_pods
     assert reply.headers["request-id"]
     seen = {_chat(gateway, "random").headers["target-pod"] for _ in range(30)}
