@@ -74,8 +74,8 @@ REMEDY = ("compare with AIBrix v0.5.0's error table; a different answer means an
 
 
 def _error_case(row: aibrix.GatewayError) -> Case:
-    return Case(id="GatewayError" + "".join(w.capitalize()
-                                            for w in row.condition.replace("-", " ").split()),
+    words = "".join(c if c.isalnum() else " " for c in row.condition).split()
+    return Case(id="GatewayError" + "".join(w.capitalize() for w in words),
                 description=f"{row.condition}: {row.status}, header {row.header}: {row.value}, "
                             f"message {row.message!r}.",
                 checks="aibrix-v0.5.0 §6", remedy=REMEDY, capabilities=GATEWAY)
