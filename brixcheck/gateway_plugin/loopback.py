@@ -42,8 +42,10 @@ class LoopbackGateway:
     """Engines on `hosts` (one pod each), the plugin and Envoy, for one model."""
 
     def __init__(self, work: Path, model: str, hosts: Sequence[str],
-                 engine_args: Sequence[str] = ()) -> None:
+                 engine_args: Sequence[str] = (),
+                 pod_labels: Sequence[dict[str, str]] = ()) -> None:
         self.work, self.model, self.hosts = work, model, list(hosts)
+        self.pod_labels = list(pod_labels) or [{} for _ in self.hosts]
         self.engine_port, self.grpc_port, self.control_port = free_port(), free_port(), free_port()
         self.ports = xds.Ports(listener=free_port(), admin=free_port(),
                                gateway_plugins=self.grpc_port, metadata=free_port())
@@ -89,8 +91,8 @@ class LoopbackGateway:
         labels = {"model.aibrix.ai/name": self.model,
                   "model.aibrix.ai/port": str(self.engine_port),
                   "model.aibrix.ai/metric-port": str(self.engine_port)}
-        pods = [{"name": f"pod-{i}", "ip": h, "labels": labels}
-                for i, h in enumerate(self.hosts)]
+        pods = [{"name": f"pod-{i}", "ip": h, "labels": {**labels, **extra}}
+                for i, (h, extra) in enumerate(zip(self.hosts, self.pod_labels, strict=True))]
         (self.work / "pods.json").write_text(json.dumps(pods))
         log = (self.work / "plugin.log").open("ab")
         env = {**os.environ, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())}

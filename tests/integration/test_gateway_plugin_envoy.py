@@ -99,3 +99,22 @@ def test_streamed_chat_passes_every_chunk_and_ends(gateway: LoopbackGateway):
     assert lines[-1] == "data: [DONE]"
     usage = json.loads(lines[-2][5:])["usage"]
     assert usage["completion_tokens"] == 16
+
+
+def test_pd_without_a_kv_connector_is_refused_after_the_prefill(tmp_path: Path):
+    """v0.5.0's pd needs kv_transfer_params as an object in the prefill answer; an engine with
+    no KV connector (vLLM 0.11, the emulator) answers null, and the request gets 503."""
+    roles = [{"roleset-name": "rs", "role-name": "prefill"},
+             {"roleset-name": "rs", "role-name": "decode"}]
+    pd = LoopbackGateway(tmp_path, MODEL, ["127.0.3.3", "127.0.3.4"], pod_labels=roles)
+    pd.start()
+    try:
+        reply = _chat(pd, {"routing-strategy": "pd"})
+        log = (tmp_path / "plugin.log").read_text()
+    finally:
+        pd.stop()
+    assert "start_prefill_request" in log
+    assert "prefill_pod=pod-0 decode_pod=pod-1" in log  # prefill and decode told apart by role
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["x-error-routing"] == "true"
+    assert "kv_transfer_params has unexpected type" in log
