@@ -29,7 +29,7 @@ def test_conformance_suite_on_the_twin(twin, tmp_path: Path):
     strategies = {c for c in outcomes if c.startswith("Strategy")}
     assert len(errors) == 9, errors  # every row of v0.5.0's error table runs on the emulator
     assert {outcomes[c] for c in errors} == {"PASS"}, {c: outcomes[c] for c in errors}
-    assert len(strategies) == 15, strategies  # v0.5.0's strategies that serve a plain pool
+    assert len(strategies) == 16, strategies  # all 16 of v0.5.0's strategies, pd included
     # The default twin has one GPU: one Ready pod, which v0.5.0 routes without its router.
     assert {c for c, o in outcomes.items() if o == "NOT-SUPPORTED"} == \
         NOT_SUPPORTED_ON_TWIN | strategies | {"HeaderLessRequestsAreNotRateLimited"}
