@@ -63,3 +63,13 @@ def namespace(core: client.CoreV1Api) -> Iterator[str]:
     core.delete_namespace(name)
     wait_until(lambda: not core.list_namespaced_pod(name).items, 60,
                f"pods of {name} to go")
+
+
+@pytest.fixture(scope="module")
+def more_gpus(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[list[str]]:
+    """Add the three-gpu profile's nodes to the running twin (for two or more model pods, each
+    on its own virtual GPU); removed when the module ends."""
+    names = lifecycle.apply_nodes(twin, "three-gpu")
+    yield names
+    for name in names:
+        core.delete_node(name)

@@ -16,13 +16,12 @@ from kubernetes import client
 
 from brixcheck.twin.cluster import TwinLayout
 from tests.twin.conftest import wait_until
-from tests.twin.test_twin_pods import _pod, _ready
+from tests.twin.test_twin_pods import MODEL_ARGS, _pod, _ready
 
 pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]
 MODEL = "gp-model"
-# Two small engines share the node's one virtual GPU.
-ARGS = ["--model", "m", "--served-model-name", MODEL, "--max-model-len", "2048",
-        "--gpu-memory-utilization", "0.4"]
+# Each pod on its own virtual GPU (the three-gpu nodes added by `more_gpus`).
+ARGS = [*MODEL_ARGS, "--served-model-name", MODEL]
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +32,11 @@ def gateway(twin: TwinLayout) -> str:
 def _model_pod(name: str) -> dict:
     pod = _pod(name, ARGS)
     pod["metadata"]["labels"] = {"model.aibrix.ai/name": MODEL, "model.aibrix.ai/port": "8000"}
-    del pod["spec"]["containers"][0]["resources"]
     return pod
 
 
 @pytest.fixture
-def two_pods(core: client.CoreV1Api, namespace: str) -> set[str]:
+def two_pods(core: client.CoreV1Api, namespace: str, more_gpus: list[str]) -> set[str]:
     for name in ("gp-a", "gp-b"):
         core.create_namespaced_pod(namespace, _model_pod(name))
     pods = [wait_until(lambda n=n: _ready(core, namespace, n), 60, f"{n} to be Ready")

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kubernetes import client
 
-from brixcheck.twin import lifecycle
 from brixcheck.twin.cluster import TwinLayout
 from brixcheck.twin.gateway_plugin import health_serving
 from tests.twin.conftest import wait_until
@@ -49,15 +47,6 @@ def fault(control: str) -> Iterator[callable]:
     httpx.put(f"{control}/brixcheck/faults", timeout=5, trust_env=False,
               json={"degraded": [], "wrong_target": False, "error_header": "",
                     "latency_s": 0.0})
-
-
-@pytest.fixture(scope="module")
-def more_gpus(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[None]:
-    """Add the three-gpu profile's nodes so the model can have two Ready pods."""
-    names = lifecycle.apply_nodes(twin, "three-gpu")
-    yield
-    for name in names:
-        core.delete_node(name)
 
 
 def test_wrong_error_value_fails_every_error_row_with_the_remedy(fault):
