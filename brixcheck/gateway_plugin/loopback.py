@@ -43,9 +43,10 @@ class LoopbackGateway:
 
     def __init__(self, work: Path, model: str, hosts: Sequence[str],
                  engine_args: Sequence[str] = (),
-                 pod_labels: Sequence[dict[str, str]] = ()) -> None:
+                 pod_labels: Sequence[dict[str, str]] = (), redis_port: int = 0) -> None:
         self.work, self.model, self.hosts = work, model, list(hosts)
         self.pod_labels = list(pod_labels) or [{} for _ in self.hosts]
+        self.redis_port = redis_port or free_port()  # a closed port: no users, no limits
         self.engine_port, self.grpc_port, self.control_port = free_port(), free_port(), free_port()
         self.ports = xds.Ports(listener=free_port(), admin=free_port(),
                                gateway_plugins=self.grpc_port, metadata=free_port())
@@ -95,7 +96,7 @@ class LoopbackGateway:
                 for i, (h, extra) in enumerate(zip(self.hosts, self.pod_labels, strict=True))]
         (self.work / "pods.json").write_text(json.dumps(pods))
         log = (self.work / "plugin.log").open("ab")
-        env = {**os.environ, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(free_port())}
+        env = {**os.environ, "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port)}
         self.plugin = subprocess.Popen(
             [sys.executable, "-m", "brixcheck.gateway_plugin", "--grpc-bind-address",
              f"127.0.0.1:{self.grpc_port}", "--metrics-bind-address",
