@@ -3,6 +3,7 @@ gRPC health `gateway-plugin`, restarted after its crash fault, stopped by PID.""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -60,3 +61,27 @@ def test_a_missing_binary_is_one_clear_error(tmp_path: Path):
                                    binary=tmp_path / "gateway-plugins")
     with pytest.raises(TwinProcessError, match="is not a file"):
         process.start()
+
+
+def test_a_user_binary_gets_the_deployments_flags_and_environment(tmp_path: Path):
+    """Stand-in for an AIBrix gateway-plugins executable: records its argv and environment,
+    then serves as the emulator does."""
+    record = tmp_path / "argv.txt"
+    binary = tmp_path / "gateway-plugins"
+    binary.write_text(f"#!/bin/sh\necho \"$@\" > {record}\nenv >> {record}\n"
+                      f"exec {sys.executable} -m brixcheck.gateway_plugin \"$@\"\n")
+    binary.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(PLACEHOLDER_KUBECONFIG)
+    process = GatewayPluginProcess(tmp_path / "plugin", kubeconfig, 6390, free_port(),
+                                   free_port(), binary=binary)
+    try:
+        process.start()
+        assert process.implementation == f"binary {binary}"
+        seen = record.read_text()
+    finally:
+        process.stop()
+    assert f"--grpc-bind-address 127.0.0.1:{process.grpc_port}" in seen
+    assert f"--kubeconfig {kubeconfig}" in seen
+    assert "REDIS_PORT=6390" in seen
+    assert "AIBRIX_POD_METRIC_REFRESH_INTERVAL_MS=50" in seen
