@@ -63,7 +63,8 @@ def _static_pods(path: str) -> list[Pod]:
 
 async def run(args: argparse.Namespace) -> int:
     """Start everything, serve until SIGTERM/SIGINT, stop gracefully."""
-    api = None if args.static_pods else _api_client(args.kubeconfig)
+    # With --static-pods a kubeconfig still serves the HTTPRoute check, when one is given.
+    api = _api_client(args.kubeconfig) if args.kubeconfig or not args.static_pods else None
     redis = aioredis.Redis(host=os.environ.get("REDIS_HOST", "localhost"),
                            port=int(os.environ.get("REDIS_PORT", "6379")),
                            password=os.environ.get("REDIS_PASSWORD") or None)

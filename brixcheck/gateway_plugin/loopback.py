@@ -43,10 +43,12 @@ class LoopbackGateway:
 
     def __init__(self, work: Path, model: str, hosts: Sequence[str],
                  engine_args: Sequence[str] = (),
-                 pod_labels: Sequence[dict[str, str]] = (), redis_port: int = 0) -> None:
+                 pod_labels: Sequence[dict[str, str]] = (), redis_port: int = 0,
+                 kubeconfig: Path | None = None) -> None:
         self.work, self.model, self.hosts = work, model, list(hosts)
         self.pod_labels = list(pod_labels) or [{} for _ in self.hosts]
         self.redis_port = redis_port or free_port()  # a closed port: no users, no limits
+        self.kubeconfig = kubeconfig  # for the HTTPRoute check only; pods stay static
         self.engine_port, self.grpc_port, self.control_port = free_port(), free_port(), free_port()
         self.ports = xds.Ports(listener=free_port(), admin=free_port(),
                                gateway_plugins=self.grpc_port, metadata=free_port())
@@ -86,7 +88,8 @@ class LoopbackGateway:
         self._wait(lambda: all(engine_healthy(h, self.engine_port) for h in self.hosts),
                    self.engine, "engines")
         self._wait(lambda: health_serving(self.grpc_port), self.plugin, "plugin")
-        self.envoy.start({})
+        # The model's Envoy route, as the <model>-router HTTPRoute gives it.
+        self.envoy.start({self.model: [(h, self.engine_port) for h in self.hosts]})
 
     def _start_plugin(self) -> None:
         labels = {"model.aibrix.ai/name": self.model,
@@ -100,7 +103,8 @@ class LoopbackGateway:
         self.plugin = subprocess.Popen(
             [sys.executable, "-m", "brixcheck.gateway_plugin", "--grpc-bind-address",
              f"127.0.0.1:{self.grpc_port}", "--metrics-bind-address",
-             f"127.0.0.1:{self.control_port}", "--static-pods", str(self.work / "pods.json")],
+             f"127.0.0.1:{self.control_port}", "--static-pods", str(self.work / "pods.json"),
+             *(["--kubeconfig", str(self.kubeconfig)] if self.kubeconfig else [])],
             stdout=log, stderr=log, env=env)
 
     def _wait(self, ready, proc: subprocess.Popen[bytes] | None, what: str) -> None:

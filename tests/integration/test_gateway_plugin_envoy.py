@@ -6,12 +6,14 @@ error table's headers, values and Content-Type, the double-wrapped engine error,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from brixcheck.gateway_plugin.fake_routes import FakeRouteServer
 from brixcheck.gateway_plugin.loopback import LoopbackGateway
 from brixcheck.twin.envoy import find_envoy
 from brixcheck.twin.proc import TwinProcessError
@@ -118,3 +120,21 @@ def test_pd_without_a_kv_connector_is_refused_after_the_prefill(tmp_path: Path):
     assert reply.status_code == 503, reply.text
     assert reply.headers["x-error-routing"] == "true"
     assert "kv_transfer_params has unexpected type" in log
+
+
+def test_header_less_path_reroutes_on_the_model_header_at_five_per_second(tmp_path: Path):
+    routes = FakeRouteServer([MODEL])
+    gw = LoopbackGateway(tmp_path, MODEL, ["127.0.3.6"],
+                         kubeconfig=routes.kubeconfig(tmp_path / "kubeconfig"))
+    gw.start()
+    try:
+        started = time.monotonic()
+        codes = [_chat(gw, {}).status_code for _ in range(20)]
+        elapsed = time.monotonic() - started
+    finally:
+        gw.stop()
+        routes.close()
+    assert codes == [200] * 20, codes  # the plugin's `model` header re-routes to the model
+    assert routes.gets == 20  # one HTTPRoute GET per request without a strategy
+    # client-go's limiter: 10 at once, then 5 per second: the 20th waits about 2 s
+    assert elapsed >= 1.8, f"20 header-less requests in {elapsed:.2f} s"
