@@ -23,7 +23,7 @@ class FakeRouteServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 owner.gets += 1
                 name = self.path.split("?")[0].removeprefix(ROUTE_PATH)
                 found = self.path.startswith(ROUTE_PATH) and name in owner.routes
