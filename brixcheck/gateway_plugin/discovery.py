@@ -67,7 +67,6 @@ class PodWatch:
         self._publish, self._loop = publish, loop
         self._pods: dict[str, Pod] = {}
         self._stop = threading.Event()
-        self.synced = threading.Event()
 
     def start(self) -> None:
         """Run the watch in a daemon thread."""
@@ -93,7 +92,6 @@ class PodWatch:
         for item in document.get("items", []):
             self._apply("ADDED", item)
         self._emit()
-        self.synced.set()
         stream = watch.Watch().stream(
             self._core.list_pod_for_all_namespaces, label_selector=aibrix.LABEL_MODEL_NAME,
             resource_version=document["metadata"]["resourceVersion"],

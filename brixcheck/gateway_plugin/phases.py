@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,7 +71,7 @@ class Request:
     counted: bool = False
     finished: bool = False
     error_status: int = 0
-    last_headers: list = field(default_factory=list)
+    last_headers: list[Any] = field(default_factory=list)
     buffer: bytearray = field(default_factory=bytearray)
 
     # -- request headers ---------------------------------------------------------------------
@@ -313,8 +312,3 @@ def _body_usage(body: bytes, last: bytes) -> tuple[int, int, int] | pb.Processin
         return r.error_response_bare(status, last.decode(errors="replace") or "unknown response",
                                      "", "", r.ERROR_RESPONSE_UNKNOWN, "true")
     return _usage_of(document)
-
-
-def elapsed_ms(since: float) -> float:
-    """Milliseconds since a monotonic time."""
-    return (time.monotonic() - since) * 1000
