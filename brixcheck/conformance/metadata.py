@@ -1,17 +1,15 @@
 """Users in AIBrix's metadata service, for the rate-limit cases: created through its real API
 (``POST /CreateUser``), deleted afterwards (``/DeleteUser``).
 
-The twin's service is on loopback (its address in the twin's ``dataplane.json``); on a cluster it
+The twin's service is on loopback (its address in the twin's marker); on a cluster it
 is reached through the API server's service proxy to ``aibrix-system/aibrix-metadata-service``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,9 +31,7 @@ class MetadataUsers:
 
     def _call(self, path: str, document: dict[str, Any]) -> None:
         if self.target.kind == "twin":
-            addresses = json.loads((Path(self.target.kubeconfig).parent
-                                    / "dataplane.json").read_text())
-            reply = httpx.post(f"{addresses['metadata']}{path}", json=document,
+            reply = httpx.post(f"{self.target.twin.get('metadata', '')}{path}", json=document,
                                timeout=TIMEOUT_S, trust_env=False)
             status, text = reply.status_code, reply.text
         else:

@@ -61,14 +61,12 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
               state: str | None = None, engine: str = "emulator",
               gateway_plugin: str = "") -> int:
     """Dispatch `brixcheck twin COMMAND`."""
-    if time_factor is None:
-        time_factor = lifecycle.DEFAULT_TIME_FACTOR[engine]
     if command == "scenario":
         return main_scenario(scenario, state)
     if command == "build":
         return build_main([])
     if command == "up":
-        lifecycle.up(nodes, time_factor, engine, gateway_plugin)
+        lifecycle.up(nodes or None, time_factor, engine, gateway_plugin)
         return 0
     if command == "down":
         lifecycle.down()
@@ -76,7 +74,8 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
     if command == "status":
         return lifecycle.status()
     if command == "backer":
-        return uvloop.run(_backer(time_factor, engine, gateway_plugin))
+        return uvloop.run(_backer(time_factor or lifecycle.DEFAULT_TIME_FACTOR[engine], engine,
+                                  gateway_plugin))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
 
 
