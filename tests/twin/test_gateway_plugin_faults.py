@@ -69,12 +69,12 @@ def test_wrong_error_name_fails_the_error_rows(fault):
 
 def test_wrong_target_pod_fails_the_strategy_cases(fault, more_gpus):
     fault(wrong_target=True)
-    cases = run_cases("-k", "strategy_answers and (random or least_request)")
+    cases = run_cases("-k", "strategy_answers and (random or least-request)")
     strategies = {i: c for i, c in cases.items() if i.startswith("Strategy")}
     assert len(strategies) == 2
     for case in strategies.values():
         assert case["outcome"] == "FAIL", case
-        assert "is not a Ready pod" in case["reason"]
+        assert "other than the one that served" in case["reason"]
         assert "aibrix-gateway-plugins" in case["remedy"]
 
 
