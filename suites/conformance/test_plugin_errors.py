@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.metadata import MetadataUsers, metadata_users
@@ -195,24 +196,21 @@ def users(target: Target) -> Iterator[MetadataUsers]:
         yield found
 
 
-@pytest.mark.case(ERROR_CASES["RPM reached"])
-def test_gateway_error_rpm_exceeded(users: MetadataUsers, request: pytest.FixtureRequest):
+@pytest.mark.parametrize(("condition", "limits", "field"), [
+    pytest.param("RPM reached", {"rpm": 1, "tpm": 1_000_000}, "rpm",
+                 marks=pytest.mark.case(ERROR_CASES["RPM reached"]), id="rpm"),
+    pytest.param("TPM reached", {"rpm": 100, "tpm": 1}, "tpm",
+                 marks=pytest.mark.case(ERROR_CASES["TPM reached"]), id="tpm")])
+def test_gateway_error_limit_exceeded(condition: str, limits: dict[str, int], field: str,
+                                      users: MetadataUsers, request: pytest.FixtureRequest):
+    """A user whose limit is 1 passes once, then gets the row's 429."""
     gateway_client, model = _deployed(request)
-    name = users.create(rpm=1, tpm=1_000_000)
+    name = users.create(**limits)
     first = _post(gateway_client, {**RANDOM, "user": name}, _chat(model.name))
-    assert first.status_code == 200, f"first request of an RPM-1 user: {first.status_code}"
+    assert first.status_code == 200, (
+        f"first request of a {field.upper()}-1 user: {first.status_code}")
     second = _post(gateway_client, {**RANDOM, "user": name}, _chat(model.name))
-    _check_row(second, _row("RPM reached"), {"user": name, "rpm": "1"})
-
-
-@pytest.mark.case(ERROR_CASES["TPM reached"])
-def test_gateway_error_tpm_exceeded(users: MetadataUsers, request: pytest.FixtureRequest):
-    gateway_client, model = _deployed(request)
-    name = users.create(rpm=100, tpm=1)
-    first = _post(gateway_client, {**RANDOM, "user": name}, _chat(model.name))
-    assert first.status_code == 200, f"first request of a TPM-1 user: {first.status_code}"
-    second = _post(gateway_client, {**RANDOM, "user": name}, _chat(model.name))
-    _check_row(second, _row("TPM reached"), {"user": name, "tpm": "1"})
+    _check_row(second, _row(condition), {"user": name, field: "1"})
 
 SUCCESS_COUNTER = "vllm:request_success_total"  # vLLM's finished requests, per reason
 
@@ -283,8 +281,8 @@ def _served_counts(target: Target, model: ModelDeployment) -> dict[str, float]:
                                                label_selector=model.selector).items:
         address = f"{pod.status.pod_ip}:{aibrix.DEFAULT_MODEL_PORT}"
         text = pod_get(target, pod, aibrix.DEFAULT_MODEL_PORT, "/metrics")
-        counts[address] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                              if line.startswith(SUCCESS_COUNTER))
+        counts[address] = sum(sample.value for family in text_string_to_metric_families(text)
+                              for sample in family.samples if sample.name == SUCCESS_COUNTER)
     return counts
 
 
