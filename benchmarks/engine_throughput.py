@@ -19,12 +19,13 @@ import functools
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from brixcheck.twin.ports import free_port
 
 
 @functools.cache
@@ -36,12 +37,6 @@ def work_dir() -> Path:
 GT_MARK = b": brixcheck-ground-truth "
 CONTROL = "127.0.0.1:7391"
 MODEL = "deepseek-r1-qwen-1b5"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_host(engines: int, port: int, profile: str) -> subprocess.Popen[bytes]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
 import tempfile
 import time
@@ -24,15 +23,10 @@ from pathlib import Path
 
 from brixcheck.twin.envoy import EnvoyProcess, envoy_version, find_envoy
 from brixcheck.twin.envoy_xds import Ports
+from brixcheck.twin.ports import free_port
 from brixcheck.twin.services import MetadataService, RedisServer
 
 Run = Callable[[Path], tuple[float, float]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed_stop(stop: Callable[[], object]) -> float:

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from benchmarks.peers.capacity import capacities, capacity_table
 from benchmarks.peers.common import CLK_TCK, Load, PeerRecord, ToolRun, Workload, fmt
 from benchmarks.peers.paths import CACHE, MODEL, REPO, REPORTS
 from benchmarks.peers.truth import Truth, TruthRequest, load_truth, pair, percentile
+from brixcheck.twin.ports import free_port
 
 ENGINE_HOST = "127.0.3.1"
 EMULATOR_CPU = 0
@@ -200,12 +200,6 @@ def judge(row: Row) -> None:
 
 
 # ---------------------------------------------------------------- emulator and machine CPU
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def proc_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -17,15 +17,9 @@ from pathlib import Path
 from brixcheck.twin import envoy_xds as xds
 from brixcheck.twin.envoy import EnvoyProcess
 from brixcheck.twin.gateway_plugin import health_serving
+from brixcheck.twin.ports import free_port
 
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def engine_healthy(host: str, port: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 from pathlib import Path
 
@@ -19,6 +20,35 @@ def is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' source ports."""
+    try:
+        low, high = (PROC / "sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A free TCP port on `host`, chosen below the ephemeral range.
+
+    A port the kernel hands out with bind(0) lies in the ephemeral range, so any outgoing
+    connection made before the real server binds it may take it as its source port (an
+    "Address already in use" seen in CI). Ports below the range are never handed out that way.
+    """
+    high = ephemeral_range()[0]
+    low = max(1024, high - 12000)
+    for _ in range(200):
+        port = random.randrange(low, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free TCP port on {host} below the ephemeral range after 200 tries")
 
 
 def _listening_inodes(port: int) -> set[str]:

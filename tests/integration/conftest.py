@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from brixcheck.twin.ports import free_port
+
 MODEL = "deepseek-r1-qwen-1b5"
 BASE_ARGS = ["--model", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "--served-model-name",
              MODEL, "--gpu-memory-utilization", "0.7", "--max-model-len", "4096",
              "--emu-load-time-factor", "0", "--enable-prompt-tokens-details"]
 READY_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def poll(check, timeout_s: float, what: str) -> None:
