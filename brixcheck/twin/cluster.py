@@ -7,7 +7,9 @@ local processes bound to 127.0.0.1. Nothing is downloaded at run time.
 kwok's stages decide pod status. The twin keeps kwok's stock stages, read from the kwok module it
 was built from, with one change: pods labelled `model.aibrix.ai/name` get an IP and a started,
 not-ready container from kwok, and from then on their status is owned by the pod backer
-(`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would.
+(`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would. Pods in
+the AIBrix stack's namespaces start the same way and are owned by the stack pod backer
+(`brixcheck.twin.system_pods`), so no stack pod is Ready without a program behind it.
 This module does not know about engines or AIBrix.
 """
 
@@ -26,6 +28,7 @@ from brixcheck.twin.build import bin_dir, cache_root, kubernetes_component, kwok
 
 CLUSTER_NAME = "brixcheck"
 MODEL_LABEL = "model.aibrix.ai/name"
+STACK_NAMESPACES = ("aibrix-system", "envoy-gateway-system")
 STOCK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -97,6 +100,16 @@ def kwokctl_path(layout: TwinLayout) -> Path:
 def _stage_dir(layout: TwinLayout) -> Path:
     kwok = kwok_component()
     return layout.root / "gomod" / "sigs.k8s.io" / f"kwok@{kwok.version}" / "kustomize" / "stage"
+
+
+def stack_pod_start_stage(model_stage: dict) -> dict:
+    """The model-pod start stage for every pod of the stack namespaces (none of them Ready)."""
+    stage = yaml.safe_load(yaml.safe_dump(model_stage))
+    stage["metadata"]["name"] = "brixcheck-stack-pod-start"
+    expressions = stage["spec"]["selector"]["matchExpressions"]
+    expressions[-1] = {"key": ".metadata.namespace", "operator": "In",
+                       "values": list(STACK_NAMESPACES)}
+    return stage
 
 
 def model_pod_start_stage(pod_ready: dict) -> dict:
@@ -203,9 +216,11 @@ def stages(layout: TwinLayout) -> list[dict]:
     loaded = [yaml.safe_load((base / rel).read_text()) for rel in STOCK_STAGES]
     pod_ready = next(s for s in loaded if s["metadata"]["name"] == "pod-ready")
     model_stage = model_pod_start_stage(pod_ready)
-    pod_ready["spec"]["selector"]["matchExpressions"].append(
-        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"})
-    return [*loaded, model_stage, *node_condition_stages()]
+    pod_ready["spec"]["selector"]["matchExpressions"] += [
+        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"},
+        {"key": ".metadata.namespace", "operator": "NotIn", "values": list(STACK_NAMESPACES)}]
+    return [*loaded, model_stage, stack_pod_start_stage(model_stage),
+            *node_condition_stages()]
 
 
 def kwokctl_config(layout: TwinLayout) -> str:

@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("which", nargs="?", choices=["k8s", "kwok", "envoy-gateway", "all"], default="all")
+    parser.add_argument("which", nargs="?", default="all",
+                        choices=["k8s", "kwok", "envoy-gateway", "all"])
     parser.add_argument("--k8s-version", default=K8S_VERSION)
     parser.add_argument("--kwok-version", default=KWOK_VERSION)
     parser.add_argument("--envoy-gateway-version", default=ENVOY_GATEWAY_VERSION)
