@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["brixcheck.conformance.plugin", "fixtures.target", "fixtures.workloads"]
+pytest_plugins = ["brixcheck.conformance.plugin", "fixtures.target", "fixtures.workloads",
+                  "fixtures.stack"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,5 +36,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--loadgen-image", default=None,
                     help="image of the in-cluster Locust pods (default: a public Python image "
                          "that pip-installs Locust at start)")
+    group.addoption("--aibrix-install", action="store_true",
+                    help="install the AIBrix stack before the stack cases (idempotent; an "
+                         "install brixcheck did not make is left alone)")
+    group.addoption("--aibrix-release", default=None, metavar="URL|DIR",
+                    help="AIBrix's release files for --aibrix-install: its release page URL "
+                         "or a directory (default: $BRIXCHECK_AIBRIX_RELEASE, else "
+                         "../shared/aibrix/v0.5.0 beside the checkout, else the URL)")
+    group.addoption("--aibrix-small", action="store_true",
+                    help="install with the K3s-small overrides (manifests/aibrix/k3s-small)")
+    group.addoption("--aibrix-uninstall", action="store_true",
+                    help="at the end, remove what this run's --aibrix-install installed")
     group.addoption("--loadgen-no-install", action="store_true",
                     help="the --loadgen-image already holds Locust: skip the pip install")

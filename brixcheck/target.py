@@ -16,13 +16,15 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
+from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
 from brixcheck.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_LACKS = {
-    Capability.AIBRIX_STACK: "AIBrix's Go module cannot be fetched here (docs/twin.md)",
+    Capability.AIBRIX_STACK: "AIBrix is not installed on the twin: pass --aibrix-install "
+                             "or run `brixcheck stack install`",
     Capability.AIBRIX_GATEWAY: "AIBrix's gateway plugin cannot be built here (docs/twin.md)",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
@@ -87,6 +89,8 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
     target.environment = _environment(kind, version, nodes)
     # Empty when AIBrix is not installed, so twin runs keep one history fingerprint.
     target.environment["aibrixVersion"] = installed_version(target.apps) or ""
+    if kind == "twin" and target.environment["aibrixVersion"] == aibrix.VERSION:
+        target.capabilities.add(Capability.AIBRIX_STACK)  # installed from AIBrix's own files
     return target
 
 

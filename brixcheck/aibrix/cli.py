@@ -10,10 +10,8 @@ from brixcheck.aibrix import release
 from brixcheck.aibrix.install import Installer
 from brixcheck.errors import BrixcheckError
 from brixcheck.target import connect
-from brixcheck.twin.build import REPO_ROOT, cache_root
+from brixcheck.twin.build import cache_root
 from brixcheck.twin.cluster import TwinLayout
-
-SMALL_OVERLAY = REPO_ROOT / "manifests" / "aibrix" / "k3s-small" / "kustomization.yaml"
 
 
 def kubeconfig_path(option: str | None) -> Path:
@@ -39,7 +37,7 @@ def main_stack(command: str, kubeconfig: str | None, source: str | None, small: 
     print(f"[stack] release files: {files.source}; cluster: {path}")
     if command == "install":
         report = installer.install(files, uuid.uuid4().hex[:12],
-                                   SMALL_OVERLAY if small else None, timeout_s)
+                                   release.SMALL_OVERLAY if small else None, timeout_s)
         print("\n".join(report.lines()))
         return 0
     if command == "status":

@@ -28,7 +28,13 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.release import Obj, Release, apply_overlay
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import RUN_LABEL, WaitTimeoutError, wait_for
+from brixcheck.kube import (
+    RUN_LABEL,
+    WaitTimeoutError,
+    deployment_ready,
+    unrunnable_reason,
+    wait_for,
+)
 from brixcheck.stack import installed_version
 
 FIELD_MANAGER = "brixcheck"
@@ -58,6 +64,7 @@ class InstallReport:
     created: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    unbacked: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """Human summary, one line each."""
@@ -65,13 +72,19 @@ class InstallReport:
         total = sum(self.phases.values())
         return [f"AIBrix {self.version}: {self.outcome} (run {self.run_id}); created "
                 f"{len(self.created)}, changed {len(self.changed)}, unchanged {self.unchanged}",
-                *rows, f"  {'total':<30} {total:7.1f} s"]
+                *rows, f"  {'total':<30} {total:7.1f} s",
+                *(f"  not run by this target: {name}: {why}"
+                  for name, why in self.unbacked.items())]
 
 
 def _name(obj: Obj) -> str:
     meta = obj["metadata"]
     where = f"{meta['namespace']}/" if meta.get("namespace") else ""
     return f"{obj['kind']} {where}{meta['name']}"
+
+
+def _selector(deployment: Obj) -> str:
+    return ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
 
 
 def _labelled(obj: Obj, run_id: str) -> Obj:
@@ -137,7 +150,7 @@ class Installer:
             self._phase(report, f"{half} objects", lambda r=rest: self._apply_all(r, report))
         deployments = [o for o in [*release.dependency, *core] if o["kind"] == "Deployment"]
         self._phase(report, "Deployments Available",
-                    lambda: self._wait_available(deployments, available_timeout_s))
+                    lambda: self._wait_available(deployments, available_timeout_s, report))
         if report.outcome == "unchanged" and (report.created or report.changed):
             report.outcome = "repaired"
         self._write_record({"run_id": run_id, "version": aibrix.VERSION, "state": "installed"})
@@ -214,9 +227,20 @@ class Installer:
         # New kinds become servable only after discovery is read again.
         self.dynamic = DynamicClient(self.api_client)
 
-    def _wait_available(self, deployments: list[Obj], timeout_s: float) -> None:
+    def _wait_available(self, deployments: list[Obj], timeout_s: float,
+                        report: InstallReport) -> None:
+        """Wait for each Deployment to be ready, except those the target says it cannot run."""
         def unavailable() -> list[Obj]:
-            return [d for d in deployments if not self._available(d)]
+            left = []
+            for deployment in deployments:
+                if _name(deployment) in report.unbacked or self._available(deployment):
+                    continue
+                why = self._unrunnable(deployment)
+                if why:
+                    report.unbacked[_name(deployment)] = why
+                else:
+                    left.append(deployment)
+            return left
 
         try:
             wait_for(lambda: not unavailable(), timeout_s, "every Deployment to be Available",
@@ -234,15 +258,17 @@ class Installer:
             found = self.apps.read_namespaced_deployment(meta["name"], meta["namespace"])
         except ApiException:
             return False
-        conditions = {c.type: c.status for c in found.status.conditions or []}
-        return conditions.get("Available") == "True"
+        return deployment_ready(found)
+
+    def _unrunnable(self, deployment: Obj) -> str | None:
+        meta = deployment["metadata"]
+        return unrunnable_reason(self.core, meta["namespace"], _selector(deployment))
 
     def why_unavailable(self, deployment: Obj) -> str:
         """The first reason a pod of this Deployment is not Ready, as a kubelet would say it."""
         meta = deployment["metadata"]
-        selector = ",".join(f"{k}={v}" for k, v in
-                            deployment["spec"]["selector"]["matchLabels"].items())
-        pods = self.core.list_namespaced_pod(meta["namespace"], label_selector=selector).items
+        pods = self.core.list_namespaced_pod(meta["namespace"],
+                                             label_selector=_selector(deployment)).items
         if not pods:
             return "no pod was created (check the ReplicaSet's events and admission webhooks)"
         return pod_reason(self.core, pods[0])

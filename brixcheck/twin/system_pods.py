@@ -32,6 +32,7 @@ from typing import Any
 from kubernetes import client, config, watch
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.kube import UNRUNNABLE_REASON
 from brixcheck.twin.cluster import STACK_NAMESPACES
 from brixcheck.twin.kubelet import (
     ContainerRunner,
@@ -45,7 +46,6 @@ from brixcheck.twin.proc import child_env
 from brixcheck.twin.services import find_metadata_entry, find_redis_server
 
 log = logging.getLogger(__name__)
-NO_PROGRAM = "NoProgramOnTwin"
 GATEWAY_PLUGIN_MODULE = "brixcheck.gateway_plugin"
 
 
@@ -197,7 +197,7 @@ class StackPodBacker:
         program = program_for(container, ip, {}, self.kubeconfig, work)
         reporter = _StatusReporter(self.core, pod, container)
         if isinstance(program, str):
-            reporter.report(ContainerState(reason=NO_PROGRAM, message=program))
+            reporter.report(ContainerState(reason=UNRUNNABLE_REASON, message=program))
             await asyncio.Event().wait()  # nothing runs; keep the pod's task until deleted
         spec = ContainerSpec(
             host=ip, time_factor=self.time_factor,
