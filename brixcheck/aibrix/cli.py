@@ -33,8 +33,8 @@ def main_stack(command: str, kubeconfig: str | None, source: str | None, small: 
     path = kubeconfig_path(kubeconfig)
     target = connect(path, "cluster")
     files = release.load(source or release.default_source(), cache_root())
-    installer = Installer(target.api_client)
-    print(f"[stack] release files: {files.source}; cluster: {path}")
+    installer = Installer(target.api_client, lambda line: print(line, flush=True))
+    print(f"[stack] release files: {files.source}; cluster: {path}", flush=True)
     if command == "install":
         report = installer.install(files, uuid.uuid4().hex[:12],
                                    release.SMALL_OVERLAY if small else None, timeout_s)
