@@ -8,6 +8,7 @@ become Ready, the error carries its last status and events, so the failing case 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from brixcheck.kube import WaitTimeoutError, label_selector, owned, pod_events, 
 from brixcheck.target import Target
 
 READY_TIMEOUT_S = 600.0
+PROGRESS_S = 10.0  # seconds between "still waiting" lines
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,28 @@ def _last_seen(target: Target, namespace: str, selector: str) -> str:
     return f"pod {pod.metadata.name} phase {pod.status.phase}, state {state}, events {events}"
 
 
+def _reporting(check: Callable[[], client.V1Pod | None], progress: Callable[[str], None] | None,
+               what: str, timeout_s: float) -> Callable[[], client.V1Pod | None]:
+    """`check`, also telling `progress` every PROGRESS_S how long the wait has lasted."""
+    if progress is None:
+        return check
+    start = time.monotonic()
+    next_report = [start + PROGRESS_S]
+
+    def checked() -> client.V1Pod | None:
+        now = time.monotonic()
+        if now >= next_report[0]:
+            progress(f"[model] waiting for {what} to be Ready: {now - start:.0f} s of at most "
+                     f"{timeout_s:.0f} s")
+            next_report[0] = now + PROGRESS_S
+        return check()
+
+    return checked
+
+
 def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str,
-                 timeout_s: float | None = None) -> ModelDeployment:
+                 timeout_s: float | None = None,
+                 progress: Callable[[str], None] | None = None) -> ModelDeployment:
     """Create the manifest's objects in `namespace` and wait until a pod is Ready."""
     if timeout_s is None:
         timeout_s = READY_TIMEOUT_S * target.time_scale + 60
@@ -84,10 +106,18 @@ def deploy_model(target: Target, manifest: Path, namespace: str, run_id: str,
             target.core.create_namespaced_service(namespace, owned(obj, run_id))
     selector = label_selector(deployment["spec"]["selector"]["matchLabels"])
     try:
-        pod = wait_for(lambda: _ready_pod(target, namespace, selector),
-                       timeout_s, "the model pod to be Ready",
+        name = deployment["metadata"]["name"]
+        if progress is not None:
+            progress(f"[model] deploying {name} in {namespace}; waiting up to {timeout_s:.0f} s "
+                     "for a Ready pod")
+        check = _reporting(lambda: _ready_pod(target, namespace, selector), progress, name,
+                           timeout_s)
+        pod = wait_for(check, timeout_s, "the model pod to be Ready",
                        lambda: _last_seen(target, namespace, selector), interval_s=0.5)
     except WaitTimeoutError as exc:
         raise AssertionError(str(exc)) from None
-    return ModelDeployment(deployment["metadata"]["name"], namespace, deployment, pod,
-                           time.monotonic() - start)
+    ready = ModelDeployment(deployment["metadata"]["name"], namespace, deployment, pod,
+                            time.monotonic() - start)
+    if progress is not None:
+        progress(f"[model] {ready.name} Ready after {ready.ready_s:.1f} s")
+    return ready

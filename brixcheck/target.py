@@ -8,13 +8,15 @@ no NVML; a real cluster is assumed to have all of these, so their absence there 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability
@@ -22,6 +24,7 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
+PROBE_TIMEOUT_S = (5.0, 10.0)  # connect, read
 TWIN_LACKS = {
     Capability.AIBRIX_STACK: "AIBrix is not installed on the twin: pass --aibrix-install "
                              "or run `brixcheck stack install`",
@@ -62,28 +65,62 @@ class Target:
         return "not detected on this cluster"
 
 
-def _client(kubeconfig: Path) -> client.ApiClient:
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'}{where})"
+
+
+def _client(kubeconfig: Path, retries: int | None = None) -> client.ApiClient:
     if not kubeconfig.exists():
         raise BrixcheckError(f"kubeconfig {kubeconfig} does not exist",
                              "pass --kubeconfig PATH, or omit it to use the twin")
+    settings = client.Configuration()
+    settings.retries = retries
     try:
-        return config.new_client_from_config(str(kubeconfig))
-    except (config.ConfigException, ValueError, TypeError) as exc:
-        raise BrixcheckError(f"kubeconfig {kubeconfig} is not usable: {exc}",
-                             "point --kubeconfig at a valid kubeconfig file") from None
+        return config.new_client_from_config(str(kubeconfig), client_configuration=settings)
+    except yaml.YAMLError as exc:
+        problem = _yaml_problem(exc)
+    except (config.ConfigException, ValueError, TypeError, AttributeError, KeyError) as exc:
+        problem = f"not usable: {_plain(exc)}"
+    raise BrixcheckError(f"kubeconfig {kubeconfig} is {problem}",
+                         "point --kubeconfig (or KUBECONFIG) at a valid kubeconfig file")
+
+
+def _plain(exc: BaseException) -> str:
+    """An error's words without library object reprs (`<...Connection object at 0x...>: `)."""
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:?\s*", "", str(exc))
+    return text.splitlines()[0].strip() if text.strip() else type(exc).__name__
+
+
+def _why_silent(exc: BaseException) -> str:
+    """What went wrong reaching the API, in words."""
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    reason = getattr(exc, "reason", None)
+    cause = reason if isinstance(reason, BaseException) else exc
+    if isinstance(cause, ReadTimeoutError | TimeoutError):
+        return f"no answer within {PROBE_TIMEOUT_S[1]:g} s"
+    errno = re.search(r"\[Errno -?\d+\] ([^')]+)", str(cause))
+    return errno.group(1).strip() if errno else _plain(cause)
+
+
+def _probe(api: client.ApiClient) -> tuple[Any, list[client.V1Node]]:
+    """The version and the nodes, each call bounded by PROBE_TIMEOUT_S."""
+    version = client.VersionApi(api).get_code(_request_timeout=PROBE_TIMEOUT_S)
+    return version, client.CoreV1Api(api).list_node(_request_timeout=PROBE_TIMEOUT_S).items
 
 
 def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
     """Connect, check the API answers and list nodes, and work out capabilities."""
-    api = _client(kubeconfig)
     try:
-        version = client.VersionApi(api).get_code(_request_timeout=10)
-        nodes = client.CoreV1Api(api).list_node(_request_timeout=10).items
+        # No retries for the first look: a silent server costs one bounded wait, not four.
+        version, nodes = _probe(_client(kubeconfig, retries=0))
     except (ApiException, HTTPError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise BrixcheckError(f"the Kubernetes API of {kubeconfig} does not answer ({reason})",
-                             "check that the cluster runs and the kubeconfig's server and "
-                             "credentials are right") from None
+        raise BrixcheckError(f"the Kubernetes API of {kubeconfig} does not answer "
+                             f"({_why_silent(exc)})", "check that the cluster runs and the "
+                             "kubeconfig's server and credentials are right") from None
+    api = _client(kubeconfig)
     target = Target(kind, kubeconfig, api, time_scale=time_scale)
     target.capabilities = _capabilities(kind, nodes)
     target.environment = _environment(kind, version, nodes)

@@ -28,14 +28,14 @@ import yaml
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import CHECKOUT, data_path
 
 RELEASE_ENV = "BRIXCHECK_AIBRIX_RELEASE"
 RELEASE_URL = f"https://github.com/vllm-project/aibrix/releases/download/{aibrix.VERSION}/"
 # CI and the twin: AIBrix's own files beside the checkout (../shared/aibrix/<version>).
-SIBLING = Path(__file__).resolve().parents[3] / "shared" / "aibrix" / aibrix.VERSION
+SIBLING = CHECKOUT.parent / "shared" / "aibrix" / aibrix.VERSION
 # The K3s-small overrides of the suite (gateway plugin and Envoy at 1 CPU / 1Gi).
-SMALL_OVERLAY = (Path(__file__).resolve().parents[2] / "manifests" / "aibrix" / "k3s-small"
-                 / "kustomization.yaml")
+SMALL_OVERLAY = data_path("manifests", "aibrix", "k3s-small", "kustomization.yaml")
 EG_MODULE = "github.com/envoyproxy/gateway"
 EG_NAMESPACE = aibrix.ENVOY_GATEWAY_NAMESPACE
 EG_TEST_IMAGE = "docker.io/envoyproxy/gateway-dev:latest"

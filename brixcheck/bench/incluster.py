@@ -23,9 +23,11 @@ import yaml
 from brixcheck.bench.runner import DRAIN_S, scenario_options
 from brixcheck.bench.scenario import Scenario
 from brixcheck.kube import owned
+from brixcheck.resources import data_path
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "manifests" / "loadgen"
+# brixcheck/ and locustfiles/ side by side, as in a checkout; installed, the locustfile is data.
+SOURCES = Path(__file__).resolve().parents[2]
+TEMPLATES = data_path("manifests", "loadgen")
 DEFAULT_IMAGE = "python:3.11-slim"
 # What the locustfile needs beyond the standard library (as pinned in pyproject.toml).
 REQUIREMENTS = ("locust==2.47.0", "geventhttpclient>=2.6,<2.7")
@@ -34,7 +36,7 @@ CODE = {
     "locustfile.py": "locustfiles/streaming_chat.py",
     "brixcheck.__init__.py": "brixcheck/__init__.py",
     **{f"brixcheck.load.{p.name}": f"brixcheck/load/{p.name}"
-       for p in sorted((REPO / "brixcheck" / "load").glob("*.py"))},
+       for p in sorted((SOURCES / "brixcheck" / "load").glob("*.py"))},
 }
 RECORDS_DIR = "/tmp/records"
 START_ALLOWANCE_S = 600  # image pull and pip install before the schedule can start
@@ -69,6 +71,13 @@ def _start_command(install: bool) -> list[str]:
     return ["sh", "-c", f'{pip}exec python -m locust -f /brixcheck/locustfile.py "$@"', "--"]
 
 
+def _source(path: str) -> Path:
+    """A CODE entry's file: the locustfile from the suite's data, the rest from the package."""
+    if path.startswith("locustfiles/"):
+        return data_path(*path.split("/"))
+    return SOURCES / path
+
+
 def _template(name: str, values: dict[str, object]) -> list[dict[str, Any]]:
     text = Template((TEMPLATES / name).read_text()).substitute(values)
     return [doc for doc in yaml.safe_load_all(text) if doc]
@@ -99,7 +108,7 @@ def render(spec: LoadgenSpec) -> list[dict[str, Any]]:
     for obj in objects:
         owned(obj, spec.run_id)
         if obj["kind"] == "ConfigMap":
-            obj["data"] = {key: (REPO / path).read_text() for key, path in CODE.items()}
+            obj["data"] = {key: _source(path).read_text() for key, path in CODE.items()}
         if obj["kind"] == "Job":
             pod = _pod_spec(obj)
             pod["volumes"][0]["configMap"]["items"] = items

@@ -12,15 +12,20 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from brixcheck.bench.scenario import Scenario
+from brixcheck.bench.terminal import STATS_PREFIX, locust_counts, progress_line
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import data_path
 
-REPO = Path(__file__).resolve().parents[2]
-LOCUSTFILE = REPO / "locustfiles" / "streaming_chat.py"
+LOCUSTFILE = data_path("locustfiles", "streaming_chat.py")
 DRAIN_S = 30
+PROGRESS_S = 5.0  # seconds between progress lines of a running load
+Progress = Callable[[str], None]
 LOG_NAME = "locust.log"
 
 
@@ -64,7 +69,8 @@ def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
                    headers: dict[str, str], rate_per_s: float | None = None) -> list[str]:
     """The Locust command line for one local run (`rate_per_s`: a sweep level)."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "--only-summary", "-H", host, "--bc-records", str(records)]
+           "--only-summary", "-H", host, "--bc-records", str(records),
+           "--csv", str(records / STATS_PREFIX)]
     workers = scenario.load.worker_count()
     if workers > 1:
         # Locust's own distributed mode: this process is the master, forking the workers.
@@ -79,23 +85,51 @@ def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path,
     return out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
 
 
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, progress: Progress | None,
+          describe: Callable[[float], str]) -> int:
+    """Wait for Locust, reporting progress every PROGRESS_S; kill it on timeout or interrupt."""
+    start = time.monotonic()
+    next_report = start + PROGRESS_S
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if now - start > timeout_s:
+                raise subprocess.TimeoutExpired(proc.args, timeout_s)
+            if progress is not None and now >= next_report:
+                progress(describe(now - start))
+                next_report = now + PROGRESS_S
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
              headers: dict[str, str] | None = None,
-             rate_per_s: float | None = None) -> RunResult:
+             rate_per_s: float | None = None, progress: Progress | None = None) -> RunResult:
     """Run the scenario once for a strategy (at a sweep level); records go under `out`."""
     records = records_dir(scenario, strategy, repeat, out, rate_per_s)
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = locust_command(scenario, strategy, host, records, headers or {}, rate_per_s)
-    try:
-        done = subprocess.run(command,
-                              capture_output=True, text=True, check=False,
-                              timeout=scenario.load.duration_s + 2 * DRAIN_S + 30)
-    except subprocess.TimeoutExpired:
-        raise BrixcheckError(f"Locust did not finish scenario {scenario.id} ({strategy})",
-                             "the target may hang; partial records are kept in "
-                             f"{records}") from None
+    load = scenario.load
+    rate = f"{rate_per_s or load.rate_per_s:g} req/s" if load.mode == "open" \
+        else f"{load.users} users"
+    label = f"{scenario.id}[{strategy}]-r{repeat}"
+    with (records / LOG_NAME).open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            code = _wait(proc, load.duration_s + 2 * DRAIN_S + 30, progress,
+                         lambda elapsed: progress_line(label, rate, elapsed, load.duration_s,
+                                                       locust_counts(records)))
+        except subprocess.TimeoutExpired:
+            raise BrixcheckError(f"Locust did not finish scenario {scenario.id} ({strategy})",
+                                 "the target may hang; partial records are kept in "
+                                 f"{records}") from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    (records / LOG_NAME).write_text(done.stdout + done.stderr)
-    return RunResult(scenario.id, strategy, repeat, records, cpu, done.returncode, rate_per_s)
+    return RunResult(scenario.id, strategy, repeat, records, cpu, code, rate_per_s)

@@ -6,16 +6,23 @@ it means, and a bad file is reported with the field path and the rule it broke.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
+from brixcheck.aibrix.v0_5 import STRATEGY_NAMES
 from brixcheck.errors import BrixcheckError
+from brixcheck.resources import data_path
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "suites" / "benchmark" / "scenarios"
+SCENARIO_DIR = data_path("suites", "benchmark", "scenarios")
+SCENARIO_DIR_ENV = "BRIXCHECK_SCENARIO_DIR"
+# `baseline` is the suite's own: the model's plain Service, no routing-strategy header.
+VALID_STRATEGIES = ("baseline", *STRATEGY_NAMES)
 
 
 class _Strict(BaseModel):
@@ -103,15 +110,56 @@ class Scenario(_Strict):
     repeats: int = Field(1, ge=1, description="runs per strategy, interleaved")
     guards: Guards = Guards()
 
+    @field_validator("strategies")
+    @classmethod
+    def _registered(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in VALID_STRATEGIES]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not a routing strategy of "
+                             f"AIBrix v0.5.0; valid: {', '.join(VALID_STRATEGIES)}")
+        return names
+
+
+def _near_key(error: ErrorDetails) -> str | None:
+    """The key of the same section an unknown key was most likely meant as."""
+    model: type[BaseModel] = Scenario
+    for part in error["loc"][:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) \
+                or not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    close = difflib.get_close_matches(str(error["loc"][-1]), model.model_fields, n=1)
+    return close[0] if close else None
+
+
+def _describe(error: ErrorDetails) -> str:
+    """One mistake as `field.path: rule`, an unknown key with the key it was likely meant as."""
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        near = _near_key(error)
+        hint = f" (did you mean {near}?)" if near else ""
+        return f"{where}: unknown key{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _mistakes(exc: ValidationError) -> list[str]:
+    """Every mistake; a 'Field required' explained by a misspelt key of the same name goes."""
+    errors = exc.errors()
+    misspelt = {(*e["loc"][:-1], _near_key(e)) for e in errors if e["type"] == "extra_forbidden"}
+    return [_describe(e) for e in errors
+            if not (e["type"] == "missing" and tuple(e["loc"]) in misspelt)]
+
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file; a bad one is one clear error naming the field."""
     try:
         return Scenario.model_validate(yaml.safe_load(path.read_text()))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise BrixcheckError(f"scenario {path.name}: {where}: {first['msg']}",
+        mistakes = _mistakes(exc)
+        raise BrixcheckError(f"scenario {path.name} has {len(mistakes)} mistake(s): "
+                             + "; ".join(mistakes),
                              "fix the file; suites/benchmark/scenarios/*.yaml show the form") \
             from None
     except (OSError, yaml.YAMLError) as exc:
@@ -119,6 +167,22 @@ def load_scenario(path: Path) -> Scenario:
                              "check the path and the YAML syntax") from None
 
 
+def scenario_dir() -> Path:
+    """$BRIXCHECK_SCENARIO_DIR (a directory of scenario files), else the suite's own."""
+    return Path(os.environ.get(SCENARIO_DIR_ENV) or SCENARIO_DIR)
+
+
 def discover(directory: Path = SCENARIO_DIR) -> list[Scenario]:
-    """Every scenario file in the directory, by name."""
+    """Every scenario file in the directory, by name; the first bad one raises."""
     return [load_scenario(p) for p in sorted(directory.glob("*.yaml"))]
+
+
+def discover_all(directory: Path = SCENARIO_DIR) -> tuple[list[Scenario], dict[str, str]]:
+    """The good scenarios, and file name -> problem for each bad one (none hides the others)."""
+    good, bad = [], {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            good.append(load_scenario(path))
+        except BrixcheckError as exc:
+            bad[path.name] = str(exc)
+    return good, bad

@@ -62,6 +62,9 @@ def decode_body(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _validation_error("json_invalid", "0", "JSON decode error", str(exc)) from None
+    except RecursionError:  # e.g. 100,000 nested `[`: vLLM's parser refuses it, so do we
+        raise _validation_error("json_invalid", "0", "JSON decode error",
+                                "recursion limit exceeded") from None
     if not isinstance(data, dict):
         raise _validation_error("model_attributes_type", "0",
                                 "Input should be a valid dictionary or object", data)
@@ -75,6 +78,38 @@ def _optional_int(data: dict[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _validation_error("int_type", key, "Input should be a valid integer", value)
     return value
+
+
+# Sampling parameters the emulator ignores but validates, as vLLM's pydantic model does.
+_NUMBERS = ("temperature", "top_p", "presence_penalty", "frequency_penalty",
+            "repetition_penalty", "min_p")
+_INTEGERS = ("top_k", "seed", "logprobs", "top_logprobs")
+
+
+def _check_sampling(data: dict[str, Any]) -> None:
+    for key in _NUMBERS:
+        value = data.get(key)
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            continue
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise _validation_error("float_parsing", key, "Input should be a valid number, "
+                                    "unable to parse string as a number", value) from None
+    for key in _INTEGERS:
+        if not isinstance(data.get(key), bool):
+            _optional_int(data, key)
+
+
+def _check_messages(messages: list[dict[str, Any]]) -> None:
+    """A message needs string or list content; only an assistant's may be null (tool calls)."""
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        if content is None and message.get("role") == "assistant":
+            continue
+        if not isinstance(content, str | list):
+            raise _validation_error("string_type", f"messages.{index}.content",
+                                    "Input should be a valid string", content)
 
 
 def _bool(data: dict[str, Any], key: str, default: bool = False) -> bool:
@@ -94,6 +129,7 @@ def _prompt_of(kind: str, data: dict[str, Any]) -> tuple[str, tuple[int, ...] | 
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise _validation_error("list_type", "messages", "Input should be a valid list",
                                     messages)
+        _check_messages(messages)
         return render_chat(messages), None
     prompt = data.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
@@ -112,6 +148,7 @@ def parse_generation(kind: str, body: bytes) -> GenerationRequest:
     """Validate a chat (`kind="chat"`) or completion body into a `GenerationRequest`."""
     data = decode_body(body)
     prompt_text, prompt_ids = _prompt_of(kind, data)
+    _check_sampling(data)
     stream = _bool(data, "stream")
     options = data.get("stream_options")
     if options is not None and not stream:

@@ -9,6 +9,7 @@ refused the way vLLM's argparse refuses it. Emulator-only settings start with `-
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -112,6 +113,8 @@ def parse_engine_args(argv: Sequence[str]) -> EngineArgs:
     if not model:
         raise ArgsError("api_server.py: error: --model is required by the emulator "
                         "(the model id decides nothing but names; pass the pod's --model)")
+    if not 0 <= ns.port <= 65535:
+        raise ArgsError(f"api_server.py: error: --port must be in 0-65535, got {ns.port}")
     if not 0.0 < ns.gpu_memory_utilization <= 1.0:
         raise ArgsError("api_server.py: error: --gpu-memory-utilization must be in (0, 1], "
                         f"got {ns.gpu_memory_utilization}")
@@ -141,3 +144,21 @@ def parse_engine_args(argv: Sequence[str]) -> EngineArgs:
         error_rate=ns.emu_error_rate,
         listen_while_loading=ns.emu_listen_while_loading,
     )
+
+
+def flags_help() -> str:
+    """The flags `engine run` accepts, grouped, for its --help."""
+    honoured, emulator = [], []
+    for action in _parser()._actions:
+        flag = next(iter(action.option_strings), None)
+        if flag is None or flag in _IGNORED_WITH_VALUE or flag in _IGNORED_SWITCHES:
+            continue
+        (emulator if flag.startswith("--emu-") else honoured).append(flag)
+    return "\n".join(textwrap.fill(paragraph, width=79, subsequent_indent="  ",
+                                          break_on_hyphens=False) for paragraph in [
+        "vLLM flags honoured: " + ", ".join(honoured),
+        "vLLM flags accepted and ignored (they matter on a real GPU only): "
+        + ", ".join(_IGNORED_WITH_VALUE + _IGNORED_SWITCHES),
+        "emulator flags: " + ", ".join(emulator) + f" (profiles: {', '.join(sorted(PROFILES))})",
+        "any other flag is refused, as vLLM refuses it",
+    ])

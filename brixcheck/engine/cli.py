@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvloop
@@ -51,18 +52,43 @@ def run_engine(argv: list[str], log_path: Path | None = None) -> int:
         raise BrixcheckError(str(exc), "fix the engine arguments (vLLM's flags)") from None
 
 
+def _control_address(control: str) -> tuple[str, int]:
+    """HOST:PORT of --control, or one sentence on what is wrong with it."""
+    address, _, port = control.rpartition(":")
+    if not address or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise BrixcheckError(f"--control {control} is not HOST:PORT",
+                             "pass e.g. --control 127.0.0.1:7070")
+    return address, int(port)
+
+
+def _read_spec(spec: Path) -> dict[str, Any]:
+    try:
+        items = json.loads(spec.read_text())
+    except OSError as exc:
+        raise BrixcheckError(f"engine spec {spec} cannot be read ({exc.strerror})",
+                             "check the --spec path") from None
+    except ValueError as exc:
+        raise BrixcheckError(f"engine spec {spec} is not JSON ({exc})",
+                             'write {"name": {"args": [...], "host": "127.0.1.1"}}') from None
+    if not isinstance(items, dict) or not all(isinstance(v, dict) and isinstance(
+            v.get("args", []), list) for v in items.values()):
+        raise BrixcheckError(f"engine spec {spec} is not an object of engines",
+                             'write {"name": {"args": [...], "host": "127.0.1.1"}}')
+    return items
+
+
 async def _host(control: str, spec: Path | None) -> int:
     host = EngineHost()
-    address, _, port = control.rpartition(":")
+    address, port = _control_address(control)
+    items = _read_spec(spec) if spec is not None else {}
     try:
-        await host.serve_control(address, int(port))
+        await host.serve_control(address, port)
     except OSError as exc:
         raise BrixcheckError(f"cannot listen on {control}: {exc.strerror}",
                              "pick a free --control address") from None
-    if spec is not None:
-        for name, item in json.loads(spec.read_text()).items():
-            log = Path(item["log"]) if item.get("log") else None
-            await host.add(name, item["args"], item.get("host"), log)
+    for name, item in items.items():
+        log = Path(item["log"]) if item.get("log") else None
+        await host.add(name, item.get("args", []), item.get("host"), log)
     print(f"engine host control on http://{control}", flush=True)
     gc.freeze()  # start-up objects never die; keep them out of every later collection
     await _stop_event().wait()

@@ -117,7 +117,7 @@ class EngineHost:
             status, body = await self._route(req)
         except HostError as exc:
             status, body = exc.status, {"error": str(exc)}
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             status, body = 400, {"error": f"bad control request: {exc}"}
         conn.send(status, json.dumps(body).encode())
 

@@ -18,7 +18,7 @@ from brixcheck.analysis.regression import (
     compare_samples,
 )
 from brixcheck.errors import BrixcheckError
-from brixcheck.history.store import LATEST, LATEST_BEFORE, ResultsDb, RunRow
+from brixcheck.history.store import LATEST, LATEST_BEFORE, ResultsDb, RunRow, history_errors
 from brixcheck.plots import figure_png, trend_figure
 
 
@@ -92,7 +92,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
     Raises:
         BrixcheckError: unknown run, non-VALID candidate, or runs of different environments.
     """
-    with ResultsDb(request.db) as db:
+    with history_errors(request.db), ResultsDb(request.db, read_only=True) as db:
         candidate = db.resolve(request.candidate)
         if candidate is None:
             raise BrixcheckError(f"'{LATEST_BEFORE}' cannot name the candidate",

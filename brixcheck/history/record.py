@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brixcheck.analysis import BenchmarkResult
-from brixcheck.history.store import ResultsDb, StoredRun
+from brixcheck.history.store import ResultsDb, StoredRun, history_errors
 from brixcheck.report.document import RunInfo, analysis_config, run_status
 
 
@@ -39,6 +39,6 @@ def record_run(db: str | Path, result: BenchmarkResult, info: RunInfo) -> Stored
         What was stored.
     """
     run = stored_run(result, info)
-    with ResultsDb(db) as database:
+    with history_errors(db), ResultsDb(db) as database:
         database.save_run(run)
     return run

@@ -104,6 +104,18 @@ def database_path(location: str | Path) -> Path:
     return Path(text)
 
 
+@contextmanager
+def history_errors(location: str | Path) -> Iterator[None]:
+    """Turn SQLite's errors on a damaged or foreign file into one sentence naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise BrixcheckError(f"{database_path(location)} is not a readable brixcheck results "
+                             f"history (SQLite: {exc})", "move the damaged file away (a new "
+                             "one is created on the next run) or point at the right one"
+                             ) from None
+
+
 def _blob(values: np.ndarray) -> bytes:
     return np.asarray(values, dtype="<f8").tobytes()
 
@@ -122,19 +134,33 @@ def _numbers(summary: pd.DataFrame) -> list[tuple[str, str, float | None]]:
 class ResultsDb:
     """A results database; use as a context manager (commits and closes on exit)."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, read_only: bool = False) -> None:
         """Open (and create if needed) the database.
 
         Args:
             location: a SQLite file path or `sqlite:///path` URL.
+            read_only: open an existing database only; never create one.
+
+        Raises:
+            BrixcheckError: read_only and no file there, or the file is not a results history.
         """
         path = database_path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path)
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.executescript(_DDL)
-        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                           (SCHEMA_VERSION,))
+        if read_only:
+            if not path.is_file():
+                raise BrixcheckError(f"there is no results history at {path}",
+                                     "run a benchmark first (`brixcheck bench`) or pass --db "
+                                     "with the history it wrote")
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path)
+        with history_errors(path):
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if not read_only:
+                self._conn.executescript(_DDL)
+                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                   (SCHEMA_VERSION,))
+            self._conn.execute("SELECT count(*) FROM runs").fetchone()
 
     def __enter__(self) -> ResultsDb:
         """Enter the context."""

@@ -36,8 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TWIN_DIR = REPO_ROOT / "twin"
+from brixcheck.resources import data_path
+
+TWIN_DIR = data_path("twin")
 CACHE_ENV = "BRIXCHECK_TWIN_CACHE"
 DEFAULT_CACHE = Path("~/.cache/brixcheck/twin")
 STAMP_NAME = ".brixcheck-build.json"
@@ -239,11 +240,17 @@ def go_version(go: str) -> str:
     return version
 
 
+def module_cache(root: Path) -> Path:
+    """Go's module cache: the caller's $GOMODCACHE, as go itself honours it (CI shares its
+    downloads between twin caches), else <cache>/gomod."""
+    return Path(os.environ.get("GOMODCACHE") or root / "gomod")
+
+
 def go_env(root: Path) -> dict[str, str]:
     """Environment for every go command: caches under the root, static, no toolchain switching."""
     return {
         **os.environ,
-        "GOMODCACHE": str(root / "gomod"),
+        "GOMODCACHE": str(module_cache(root)),
         "GOCACHE": str(root / "gocache"),
         "GOFLAGS": "-modcacherw -buildvcs=false",
         "GOTOOLCHAIN": "local",

@@ -24,7 +24,13 @@ from pathlib import Path
 import yaml
 
 from brixcheck.errors import BrixcheckError
-from brixcheck.twin.build import bin_dir, cache_root, kubernetes_component, kwok_component
+from brixcheck.twin.build import (
+    bin_dir,
+    cache_root,
+    kubernetes_component,
+    kwok_component,
+    module_cache,
+)
 
 CLUSTER_NAME = "brixcheck"
 MODEL_LABEL = "model.aibrix.ai/name"
@@ -99,7 +105,8 @@ def kwokctl_path(layout: TwinLayout) -> Path:
 
 def _stage_dir(layout: TwinLayout) -> Path:
     kwok = kwok_component()
-    return layout.root / "gomod" / "sigs.k8s.io" / f"kwok@{kwok.version}" / "kustomize" / "stage"
+    module = module_cache(layout.root) / "sigs.k8s.io" / f"kwok@{kwok.version}"
+    return module / "kustomize" / "stage"
 
 
 def stack_pod_start_stage(model_stage: dict) -> dict:

@@ -25,7 +25,8 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from brixcheck.errors import BrixcheckError
-from brixcheck.twin.build import REPO_ROOT, TwinBuildError, build_all
+from brixcheck.resources import data_path
+from brixcheck.twin.build import TwinBuildError, build_all
 from brixcheck.twin.cluster import (
     TwinLayout,
     cluster_exists,
@@ -33,7 +34,7 @@ from brixcheck.twin.cluster import (
     delete_cluster,
 )
 
-NODE_PROFILES = REPO_ROOT / "manifests" / "twin" / "nodes"
+NODE_PROFILES = data_path("manifests", "twin", "nodes")
 BACKER_READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
@@ -152,7 +153,7 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
     try:
         timings.run("build (cached by version)", build_all)
     except TwinBuildError as exc:
-        raise BrixcheckError(str(exc), "then run `brixcheck twin up` again") from None
+        raise BrixcheckError(str(exc).rstrip("."), "fix that, then run again") from None
     state = _read_state(layout)
     if _api_healthy(layout) and state:
         pid = int(state.get("backer_pid", 0))

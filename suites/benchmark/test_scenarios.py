@@ -15,8 +15,8 @@ stored in the results history.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,14 +27,17 @@ from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir, run_once
-from brixcheck.bench.scenario import Scenario, discover
+from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
+from brixcheck.bench.terminal import summary_table
 from brixcheck.conformance.model import Capability
+from brixcheck.errors import BrixcheckError
+from brixcheck.fixtures.terminal import terminal_line
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 
-SCENARIOS = discover()
+SCENARIOS, BAD_FILES = discover_all(scenario_dir())
 CASES = [(s, r, strategy, rate) for s in SCENARIOS for r in range(s.repeats)
          for strategy in s.strategies for rate in s.load.levels()]
 
@@ -99,11 +102,14 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     out = Path("reports") / f"bench-{run_id}"
     level = rate if scenario.load.sweep_rates_per_s else None
     interval = float(config.getoption("--telemetry-interval"))
+    def progress(line: str) -> None:
+        terminal_line(config, line)
+
     if interval <= 0:
-        return run_once(scenario, strategy, repeat, host, out, headers, level)
+        return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
     with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-        result = run_once(scenario, strategy, repeat, host, out, headers, level)
+        result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     return dataclasses.replace(result, telemetry=samples)
 
 
@@ -116,6 +122,7 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
     yield runs
     out = Path("reports") / f"bench-{run_id}"
     image = model.container.get("image", "")
+    unstored = []
     for scenario in SCENARIOS:
         done = runs.get(scenario.id, [])
         if not done:
@@ -124,19 +131,18 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         partial = f"{missing} runs did not finish" if missing else ""
         info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
                         partial)
-        paths = report_scenario(scenario, done, info, out,
-                                Path(request.config.getoption("--history-db")))
-        _announce(request.config, f"benchmark report: {paths.html}")
-
-
-def _announce(config: pytest.Config, line: str) -> None:
-    """Write a line to the terminal from a fixture's teardown, past output capturing."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        reporter.write_line(line)
+        try:
+            paths = report_scenario(scenario, done, info, out,
+                                    Path(request.config.getoption("--history-db")))
+        except BrixcheckError as exc:  # the report is written first, so only the history lacks it
+            unstored.append(f"{scenario.id}: {exc}")
+            continue
+        rows = json.loads(paths.json.read_text()).get("summary", [])
+        for line in summary_table(scenario.id, rows, paths.html):
+            terminal_line(request.config, line)
+    if unstored:
+        pytest.fail(f"reports written to {out}, but not stored in the history: "
+                    + " | ".join(unstored), pytrace=False)
 
 
 def _case_id(scenario: Scenario, repeat: int, strategy: str, rate: float | None) -> str:
@@ -192,3 +198,10 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
         _sweep_level(scenario, result, key, saturated, record_property)
     else:
         _guard(scenario, result)
+
+
+if BAD_FILES:  # a bad file is its own failure; the good scenarios still run
+
+    @pytest.mark.parametrize("name", sorted(BAD_FILES))
+    def test_scenario_file(name: str):
+        pytest.fail(BAD_FILES[name], pytrace=False)

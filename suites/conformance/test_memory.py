@@ -7,6 +7,7 @@ import pytest
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.gpu_memory import GpuMemory, gpu_memory, utilization_of
 from brixcheck.model import load_manifest
+from brixcheck.pytest_plugin import model_manifest
 from brixcheck.target import Target
 
 FITS = Case(
@@ -23,8 +24,7 @@ FITS = Case(
 
 @pytest.mark.case(FITS)
 def test_gpu_memory_fits_utilization(target: Target, request: pytest.FixtureRequest):
-    deployment, _ = load_manifest(request.config.rootpath /
-                                  request.config.getoption("--model-manifest"))
+    deployment, _ = load_manifest(model_manifest(request.config))
     utilization = utilization_of(deployment)
     gpus: list[GpuMemory] = gpu_memory(target)
     request.node.case_details = {"utilization": utilization,

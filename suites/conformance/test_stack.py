@@ -10,11 +10,11 @@ from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.doctor.facts import describe
 from brixcheck.errors import BrixcheckError
+from brixcheck.fixtures.stack import StackState
 from brixcheck.gateway import find_envoy_service
 from brixcheck.kube import deployment_ready, unrunnable_reason
 from brixcheck.stack import free_room, installed_version, release_requests
 from brixcheck.target import Target
-from fixtures.stack import StackState
 
 INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
            "aibrix-dependency-v0.5.0.yaml (server-side) and aibrix-core-v0.5.0.yaml")

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.twin.build import REPO_ROOT
+from brixcheck.resources import data_path
 
-MODEL_MANIFEST = REPO_ROOT / "manifests" / "models" / "deepseek-r1-qwen-1b5.yaml"
+MODEL_MANIFEST = data_path("manifests", "models", "deepseek-r1-qwen-1b5.yaml")
 MODEL_LABEL = aibrix.LABEL_MODEL_NAME
 KLIPPER_IMAGE = "rancher/klipper-lb:v0.4.9"
 SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"

@@ -4,10 +4,11 @@ import ast
 
 import pytest
 
-from brixcheck.bench.incluster import CODE, REPO, LoadgenSpec, master_args, render
+from brixcheck.bench.incluster import CODE, LoadgenSpec, master_args, render
 from brixcheck.bench.scenario import Load, Scenario, Workload
 from brixcheck.conformance.model import Capability
 from brixcheck.kube import OWNER_LABELS, RUN_LABEL
+from brixcheck.resources import CHECKOUT as REPO
 from brixcheck.target import _capabilities
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from brixcheck.bench.reporting import report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir
 from brixcheck.bench.scenario import discover
 from brixcheck.bench.telemetry import telemetry_path
+from brixcheck.errors import BrixcheckError
 from tests.unit.synthetic import RunSpec, make_records
 
 
@@ -36,3 +39,13 @@ def test_report_scenario_reads_each_runs_telemetry(tmp_path):
     rates = {row["strategy"]: row["engine_prefix_cache_hit_rate"] for row in doc["summary"]}
     assert rates == {"random": 0.2, "prefix-cache": 0.8}
     assert {row["pod"] for row in doc["enginePods"]} == {"pod-a"}
+
+
+def test_a_corrupted_history_keeps_the_report_and_names_the_file(tmp_path):
+    scenario = next(s for s in discover() if s.id == "baseline-streaming")
+    runs = [_run(tmp_path, scenario, "baseline", 1000.0, 2)]
+    history = tmp_path / "history.sqlite"
+    history.write_bytes(b"SQLite format 3\x00" + b"\x07" * 3000)  # a truncated, damaged file
+    with pytest.raises(BrixcheckError, match=f"{history} is not a readable brixcheck results"):
+        report_scenario(scenario, runs, run_info("t", scenario, {}), tmp_path, history)
+    assert next(tmp_path.glob("benchmark-*.html")).stat().st_size > 0  # the report was kept

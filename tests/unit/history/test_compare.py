@@ -13,7 +13,7 @@ from tests.unit.history.helpers import store_run
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "history.db"
+    path = tmp_path / "history.sqlite"
     store_run(path, "night-1", "2026-01-01T02:00:00Z", seed=1)
     return path
 
@@ -57,7 +57,7 @@ def test_compare_of_the_first_run_has_nothing_to_compare(db: Path, capsys):
 
 def test_compare_refuses_an_invalid_candidate(db: Path, capsys):
     store_run(db, "night-2", "2026-01-02T02:00:00Z", send_lag_ms=50)
-    assert main(["compare", "--db", str(db)]) == 1
+    assert main(["compare", "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert "candidate run night-2 is INVALID (random: send lag p99" in err
     assert "only VALID runs can be gated" in err
