@@ -223,6 +223,9 @@ def stages(layout: TwinLayout) -> list[dict]:
     loaded = [yaml.safe_load((base / rel).read_text()) for rel in STOCK_STAGES]
     pod_ready = next(s for s in loaded if s["metadata"]["name"] == "pod-ready")
     model_stage = model_pod_start_stage(pod_ready)
+    pod_complete = next(s for s in loaded if s["metadata"]["name"] == "pod-complete")
+    pod_complete["spec"]["selector"]["matchExpressions"].append(  # the stack backer runs Jobs
+        {"key": ".metadata.namespace", "operator": "NotIn", "values": list(STACK_NAMESPACES)})
     pod_ready["spec"]["selector"]["matchExpressions"] += [
         {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"},
         {"key": ".metadata.namespace", "operator": "NotIn", "values": list(STACK_NAMESPACES)}]

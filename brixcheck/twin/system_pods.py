@@ -9,18 +9,20 @@ container (`brixcheck.twin.cluster`); this backer then runs, per image, what tha
 | `aibrix/metadata-service` (`aibrix_metadata`) | PyPI `aibrix==0.5.0`'s metadata service |
 | `aibrix/controller-manager` | the model-route controller emulator (`twin.model_router`) |
 | `aibrix/gateway-plugins` | `python -m brixcheck.gateway_plugin` when that emulator is installed |
+| `envoyproxy/gateway` | Envoy Gateway's controller (`server`, `certgen`) in its own netns |
 
 with kubelet semantics (`brixcheck.twin.kubelet`: probes, restarts, back-off). A pod whose
 image has no program here (GPU optimizer, KubeRay operator, Envoy Gateway's controller and
-certgen) is never made Ready: its container shows waiting `NoProgramOnTwin`, as honest as a
-kubelet that cannot pull the image. The twin has no cluster DNS or kube-proxy, so a container
-env value naming a Service (`aibrix-redis-master`, `aibrix-redis-master.aibrix-system.svc...`)
-is replaced by the pod IP of a ready pod behind that Service.
+certgen until it is built) is never made Ready: its container shows waiting
+`NoProgramOnTwin`, as honest as a kubelet that cannot pull the image. The twin has no cluster
+DNS or kube-proxy, so a container env value naming a Service (`aibrix-redis-master`, or
+`aibrix-redis-master.aibrix-system.svc...`) is replaced by the pod IP of a ready pod behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
 import logging
 import sys
@@ -43,10 +45,14 @@ from brixcheck.twin.kubelet import (
 )
 from brixcheck.twin.pods import TERMINAL_PHASES, _StatusReporter
 from brixcheck.twin.proc import child_env
+from brixcheck.twin.relay import tcp_to_unix, unix_to_tcp
 from brixcheck.twin.services import find_metadata_entry, find_redis_server
 
 log = logging.getLogger(__name__)
 GATEWAY_PLUGIN_MODULE = "brixcheck.gateway_plugin"
+EG_REPOSITORY = "envoyproxy/gateway"
+EG_CONFIG = "envoy-gateway.yaml"
+API_SOCKET = "api.sock"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ def program_for(container: dict[str, Any], ip: str, env: dict[str, str], kubecon
     if repo == "aibrix/controller-manager":
         return Program([sys.executable, "-m", "brixcheck.twin.model_router", "--kubeconfig",
                         str(kubeconfig), "--probe-address", f"{ip}:8081"], env)
+    if repo == EG_REPOSITORY:
+        return _envoy_gateway(container, env, kubeconfig, work_dir)
     if repo == "aibrix/gateway-plugins":
         if not _gateway_plugin_installed():
             return "the gateway-plugin emulator (brixcheck.gateway_plugin) is not installed"
@@ -97,6 +105,55 @@ def program_for(container: dict[str, Any], ip: str, env: dict[str, str], kubecon
                         f"{ip}:{aibrix.GATEWAY_PLUGINS_GRPC_PORT}", "--metrics-bind-address",
                         f"{ip}:8080", "--kubeconfig", str(kubeconfig)], env)
     return f"the twin has no program for image {container.get('image')} (docs/twin.md)"
+
+
+def envoy_gateway_binary() -> Path | None:
+    """The Envoy Gateway controller built for the twin, if it was built."""
+    from brixcheck.twin.build import bin_dir, cache_root, envoy_gateway_component, is_fresh
+
+    component = envoy_gateway_component()
+    if not is_fresh(cache_root(), component):
+        return None
+    return bin_dir(cache_root(), component) / "envoy-gateway"
+
+
+def exposed_ports(container: dict[str, Any]) -> list[int]:
+    """Container ports and HTTP probe ports: what the host must reach inside the namespace."""
+    ports = {p["containerPort"] for p in container.get("ports") or []}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        port = ((container.get(probe) or {}).get("httpGet") or {}).get("port")
+        if isinstance(port, int):
+            ports.add(port)
+    return sorted(ports)
+
+
+def _envoy_gateway(container: dict[str, Any], env: dict[str, str], kubeconfig: Path,
+                   work_dir: Path) -> Program | str:
+    binary = envoy_gateway_binary()
+    if binary is None:
+        return ("Envoy Gateway's controller is not built: python -m brixcheck.twin.build "
+                "--only envoy-gateway")
+    words = [*(container.get("command") or []), *(container.get("args") or [])]
+    mode = "certgen" if "certgen" in words else "server"
+    program = [str(binary), mode]
+    if mode == "server":
+        program += ["--config-path", str(work_dir / EG_CONFIG)]
+    api_port = api_server_port(kubeconfig)
+    launcher = ["unshare", "-n", sys.executable, "-m", "brixcheck.twin.netns",
+                "--reach", f"{api_port}={work_dir / API_SOCKET}"]
+    for port in exposed_ports(container):
+        launcher += ["--expose", f"{port}={work_dir / f'expose-{port}.sock'}"]
+    return Program([*launcher, "--", *program],
+                   {**env, "KUBECONFIG": str(kubeconfig),
+                    "ENVOY_GATEWAY_NAMESPACE": env.get("POD_NAMESPACE", "")})
+
+
+def api_server_port(kubeconfig: Path) -> int:
+    """The port of the API server the kubeconfig points at (on loopback)."""
+    import yaml
+
+    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    return int(server.rsplit(":", 1)[1])
 
 
 class ServiceResolver:
@@ -199,6 +256,9 @@ class StackPodBacker:
         if isinstance(program, str):
             reporter.report(ContainerState(reason=UNRUNNABLE_REASON, message=program))
             await asyncio.Event().wait()  # nothing runs; keep the pod's task until deleted
+        if pod["spec"].get("restartPolicy") == "Never":
+            await self._run_to_completion(pod, container, work)
+            return
         spec = ContainerSpec(
             host=ip, time_factor=self.time_factor,
             startup=Probe.from_spec("Startup", container.get("startupProbe"), 0),
@@ -222,6 +282,10 @@ class StackPodBacker:
         log_file = (work / "container.log").open("ab")
         env, waiting = await asyncio.to_thread(self.resolver.env, container, pod)
         program = program_for(container, pod["status"]["podIP"], env, self.kubeconfig, work)
+        relays = []
+        if not waiting and not isinstance(program, str) \
+                and repository(container.get("image", "")) == EG_REPOSITORY:
+            relays = await self._envoy_gateway_host_side(pod, container, work)
         if waiting or isinstance(program, str):
             log_file.write(f"{waiting or program}\n".encode())
             log_file.close()
@@ -236,6 +300,8 @@ class StackPodBacker:
                  pod["metadata"]["name"], program.argv[0], proc.pid)
 
         async def kill() -> None:
+            for relay in relays:
+                relay.close()
             if proc.returncode is None:
                 proc.terminate()
                 try:
@@ -245,6 +311,49 @@ class StackPodBacker:
                     await proc.wait()
 
         return Running(exited=asyncio.ensure_future(proc.wait()), kill=kill)
+
+    async def _run_to_completion(self, pod: dict[str, Any], container: dict[str, Any],
+                                 work: Path) -> None:
+        """A Job's pod (restartPolicy Never): run once, then Succeeded or Failed by exit code."""
+        running = await self._start(pod, container, work)
+        started = _now()
+        try:
+            code = await running.exited
+        finally:
+            await running.kill()
+        state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                "startedAt": started, "finishedAt": _now()}}
+        status = {"name": container["name"], "image": container.get("image", ""), "ready": False,
+                  "started": False, "restartCount": 0, "imageID": "", "state": state}
+        body = {"status": {"phase": "Succeeded" if code == 0 else "Failed",
+                           "containerStatuses": [status]}}
+        meta = pod["metadata"]
+        await asyncio.to_thread(self.core.patch_namespaced_pod_status, meta["name"],
+                                meta["namespace"], body)
+
+    async def _envoy_gateway_host_side(self, pod: dict[str, Any], container: dict[str, Any],
+                                       work: Path) -> list[asyncio.Server]:
+        """Write its config file from the pod's ConfigMap volume; relay API and its ports."""
+        namespace = pod["metadata"]["namespace"]
+        for volume in pod["spec"].get("volumes") or []:
+            name = (volume.get("configMap") or {}).get("name")
+            if name:
+                config_map = await asyncio.to_thread(self.core.read_namespaced_config_map,
+                                                     name, namespace)
+                for key, value in (config_map.data or {}).items():
+                    (work / key).write_text(value)
+        api = work / API_SOCKET
+        api.unlink(missing_ok=True)
+        port = api_server_port(self.kubeconfig)
+        servers = [await unix_to_tcp(str(api), f"127.0.0.1:{port}")]
+        for exposed in exposed_ports(container):
+            servers.append(await tcp_to_unix(f"{pod['status']['podIP']}:{exposed}",
+                                             str(work / f"expose-{exposed}.sock")))
+        return servers
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _nothing() -> None:

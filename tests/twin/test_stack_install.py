@@ -27,6 +27,7 @@ from brixcheck.aibrix import release
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.install import Installer, NotSupportedInstallError
 from brixcheck.stack import CONTROLLER
+from brixcheck.twin import system_pods
 from brixcheck.twin.build import cache_root
 from tests.twin.conftest import wait_until
 
@@ -124,6 +125,9 @@ def test_stack_cases_pass_on_the_twin(installer, tmp_path):
     assert outcomes["AIBrixCrdsEstablished"] == "PASS", run.stdout[-2000:]
     assert outcomes["AIBrixDeploymentsAvailable"] == "PASS", run.stdout[-2000:]
     assert outcomes["StackFitsNodes"] in ("PASS", "SKIP"), run.stdout[-2000:]
+    # Envoy Gateway's real controller creates the data-plane Service when it is built.
+    expected = "PASS" if system_pods.envoy_gateway_binary() else "SKIP"
+    assert outcomes["GatewayServiceFound"] == expected, run.stdout[-2000:]
     assert report["environment"]["aibrixVersion"] == aibrix.VERSION
 
 
