@@ -96,7 +96,8 @@ def main() -> int:
           f"{'met' if up_s <= GOAL_UP_S else 'NOT met'})")
     print("\n".join(first.lines()))
     print(f"second install: {second_s:.1f} s, outcome {second.outcome}, created "
-          f"{len(second.created)}, changed {len(second.changed)}, unchanged {second.unchanged}")
+          f"{len(second.created)}, changed {len(second.changed)}, unchanged {second.unchanged} "
+          f"(stored again without change: {second.restored or 'none'})")
     print(f"twin resident memory with the stack up: {total} MiB (goal <= {GOAL_RSS_MIB} MiB: "
           f"{'met' if total <= GOAL_RSS_MIB else 'NOT met'})")
     print("  " + ", ".join(f"{name} {mib}" for name, mib in

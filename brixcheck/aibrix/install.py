@@ -64,6 +64,8 @@ class InstallReport:
     created: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # Unchanged in what a reader sees, yet stored again by the API server (new resourceVersion).
+    restored: list[str] = field(default_factory=list)
     unbacked: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
@@ -71,7 +73,9 @@ class InstallReport:
         rows = [f"  {name:<30} {seconds:7.1f} s" for name, seconds in self.phases.items()]
         total = sum(self.phases.values())
         return [f"AIBrix {self.version}: {self.outcome} (run {self.run_id}); created "
-                f"{len(self.created)}, changed {len(self.changed)}, unchanged {self.unchanged}",
+                f"{len(self.created)}, changed {len(self.changed)}, unchanged {self.unchanged}"
+                + (f" ({len(self.restored)} stored again without change: "
+                   f"{', '.join(self.restored)})" if self.restored else ""),
                 *rows, f"  {'total':<30} {total:7.1f} s",
                 *(f"  not run by this target: {name}: {why}"
                   for name, why in self.unbacked.items())]
@@ -81,6 +85,13 @@ def _name(obj: Obj) -> str:
     meta = obj["metadata"]
     where = f"{meta['namespace']}/" if meta.get("namespace") else ""
     return f"{obj['kind']} {where}{meta['name']}"
+
+
+def _content(obj: Obj) -> Obj:
+    """What a reader sees of an object, without the bookkeeping every write renews."""
+    meta = {k: v for k, v in obj["metadata"].items()
+            if k not in ("resourceVersion", "managedFields")}
+    return {**obj, "metadata": meta}
 
 
 def _selector(deployment: Obj) -> str:
@@ -165,14 +176,16 @@ class Installer:
     def _apply_all(self, objects: list[Obj], report: InstallReport) -> None:
         for obj in objects:
             labelled = _labelled(obj, report.run_id)
-            before = self._resource_version(labelled)
+            before = self._read(labelled)
             after = self._apply(labelled)
             if before is None:
                 report.created.append(_name(obj))
-            elif before != after:
+            elif _content(before) != _content(after):
                 report.changed.append(_name(obj))
             else:
                 report.unchanged += 1
+                if before["metadata"]["resourceVersion"] != after["metadata"]["resourceVersion"]:
+                    report.restored.append(_name(obj))
 
     def _resource(self, obj: Obj) -> Any:
         try:
@@ -183,7 +196,7 @@ class Installer:
                                  "its CRD is missing: install the AIBrix dependency file "
                                  "first (brixcheck stack install does)") from None
 
-    def _resource_version(self, obj: Obj) -> str | None:
+    def _read(self, obj: Obj) -> Obj | None:
         meta = obj["metadata"]
         try:
             found = self._resource(obj).get(name=meta["name"], namespace=meta.get("namespace"))
@@ -191,9 +204,9 @@ class Installer:
             if exc.status == 404:
                 return None
             raise
-        return found.metadata.resourceVersion
+        return found.to_dict()
 
-    def _apply(self, obj: Obj) -> str:
+    def _apply(self, obj: Obj) -> Obj:
         meta = obj["metadata"]
         try:
             applied = self.dynamic.server_side_apply(
@@ -201,7 +214,7 @@ class Installer:
                 namespace=meta.get("namespace"), field_manager=FIELD_MANAGER)
         except ApiException as exc:
             raise apply_error(obj, exc) from None
-        return applied.metadata.resourceVersion
+        return applied.to_dict()
 
     # --- waits -----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def test_install_then_second_install_changes_nothing(installer, files):
     assert (second.outcome, second.created, second.changed) == ("unchanged", [], [])
     assert second.run_id == first.run_id
     print(f"install phases {first.phases}; second install {seconds:.1f} s, "
-          f"{second.unchanged} objects unchanged")
+          f"{second.unchanged} objects unchanged, stored again: {second.restored}")
 
 
 def test_stack_pods_run_their_programs(installer, core):
