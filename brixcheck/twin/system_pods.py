@@ -235,8 +235,9 @@ class StackPodBacker:
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]
         meta, status = pod["metadata"], pod.get("status") or {}
-        if aibrix.LABEL_MODEL_NAME in (meta.get("labels") or {}):
-            return  # model pods belong to the model pod backer
+        if aibrix.LABEL_MODEL_NAME in (meta.get("labels") or {}) \
+                or not meta.get("ownerReferences"):
+            return  # model pods belong to the model pod backer; bare pods to kwok
         if event["type"] == "DELETED" or meta.get("deletionTimestamp") \
                 or status.get("phase") in TERMINAL_PHASES:
             task = self._pods.pop(meta["uid"], None)
