@@ -66,9 +66,10 @@ def _twin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                     metavar="{build,up,down,status,scenario}")
     twin_cmds.add_parser("build", help="build the upstream programs (cached by version)")
     twin_up = twin_cmds.add_parser("up", help="start the twin (idempotent)")
-    twin_up.add_argument("--nodes", default="k3s-rtx4060",
-                         help="node profile in manifests/twin/nodes (k3s-rtx4060, three-gpu)")
-    twin_up.add_argument("--time-factor", type=float, default=None,
+    twin_up.add_argument("--nodes", default=None,
+                         help="node profile in manifests/twin/nodes (default: the running "
+                              "twin's, else k3s-rtx4060)")
+    twin_up.add_argument("--time-factor", type=_positive_float, default=None,
                          help="scales model load times, probe periods and back-offs together "
                               "(default 0.1 with the emulator, 1.0 with the real engine, whose "
                               "start-up takes real time)")
@@ -81,6 +82,17 @@ def _twin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     backer.add_argument("--time-factor", type=float, default=0.1)
     backer.add_argument("--engine", choices=("emulator", "vllm"), default="emulator")
     _scenario_parser(twin_cmds)
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a number above zero (a time factor of 0 or less would never wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
 
 
 def _scenario_parser(twin_cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -73,6 +73,11 @@ def delete_namespace(core: client.CoreV1Api, name: str, run_id: str, timeout_s: 
     if (namespace.metadata.labels or {}).get(RUN_LABEL) != run_id:
         return
     core.delete_namespace(name)
+    wait_gone(core, name, timeout_s)
+
+
+def wait_gone(core: client.CoreV1Api, name: str, timeout_s: float) -> None:
+    """Wait until namespace `name` no longer exists."""
 
     def gone() -> bool:
         try:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.errors import BrixcheckError
+from brixcheck.model import load_manifest
 from brixcheck.resources import HISTORY_NAME, data_path
 
 pytest_plugins = ["brixcheck.conformance.plugin", "brixcheck.fixtures.target",
@@ -20,8 +22,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kubeconfig", default=None,
                     help="kubeconfig of the cluster to check (default: $KUBECONFIG, else the "
                          "twin, started if needed)")
-    group.addoption("--twin-nodes", default="k3s-rtx4060",
-                    help="twin node profile when no kubeconfig is given (manifests/twin/nodes)")
+    group.addoption("--twin-nodes", default=None,
+                    help="twin node profile when no kubeconfig is given (manifests/twin/nodes; "
+                         "default: the running twin's, else k3s-rtx4060)")
     group.addoption("--keep", action="store_true",
                     help="keep what the suite created in the cluster (for debugging)")
     group.addoption("--model-ready-timeout", type=float, default=None,
@@ -65,3 +68,17 @@ def model_manifest(config: pytest.Config) -> Path:
     if option is None:
         return data_path("manifests", "models", "deepseek-r1-qwen-1b5.yaml")
     return config.rootpath / option
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Check the model manifest once, before connecting and before any case runs."""
+    config = session.config
+    if config.option.collectonly or not any(
+            "model" in getattr(item, "fixturenames", ()) or item.get_closest_marker("case")
+            for item in session.items):
+        return
+    try:
+        load_manifest(model_manifest(config))
+    except BrixcheckError as exc:
+        pytest.exit(f"brixcheck: {exc}", returncode=2)

@@ -1,9 +1,12 @@
 """The cluster a run is pointed at: a user's cluster by kubeconfig, or the twin.
 
 Both are reached the same way (a kubeconfig and the official client); what differs is the set of
-capabilities the target can show, which decides NOT-SUPPORTED before a case runs. The twin cannot
-host AIBrix itself (its Go module cannot be fetched here, docs/twin.md), has no real kubelet and
-no NVML; a real cluster is assumed to have all of these, so their absence there is a FAIL.
+capabilities the target can show, which decides NOT-SUPPORTED before a case runs. Whether a
+cluster is the twin is read from the cluster itself (the marker `brixcheck twin up` writes), so
+`--kubeconfig`, $KUBECONFIG and the default route to the twin give the same verdicts. The twin
+cannot host AIBrix itself (its Go module cannot be fetched here, docs/twin.md), has no real
+kubelet and no NVML; a real cluster is assumed to have all of these, so their absence there is a
+FAIL.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
+TWIN_MARKER = ("kube-public", "brixcheck-twin")  # namespace, ConfigMap (brixcheck.twin.lifecycle)
 PROBE_TIMEOUT_S = (5.0, 10.0)  # connect, read
 TWIN_LACKS = {
     Capability.AIBRIX_STACK: "AIBrix is not installed on the twin: pass --aibrix-install "
@@ -47,6 +51,7 @@ class Target:
     capabilities: set[Capability] = field(default_factory=set)
     environment: dict[str, Any] = field(default_factory=dict)
     time_scale: float = 1.0
+    twin: dict[str, str] = field(default_factory=dict)  # the twin's marker: gateway, timeFactor
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -121,7 +126,10 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
                              f"({_why_silent(exc)})", "check that the cluster runs and the "
                              "kubeconfig's server and credentials are right") from None
     api = _client(kubeconfig)
-    target = Target(kind, kubeconfig, api, time_scale=time_scale)
+    marker = twin_marker(api)
+    if marker:
+        kind, time_scale = "twin", float(marker.get("timeFactor", time_scale))
+    target = Target(kind, kubeconfig, api, time_scale=time_scale, twin=marker)
     target.capabilities = _capabilities(kind, nodes)
     target.environment = _environment(kind, version, nodes)
     # Empty when AIBrix is not installed, so twin runs keep one history fingerprint.
@@ -129,6 +137,16 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
     if kind == "twin" and target.environment["aibrixVersion"] == aibrix.VERSION:
         target.capabilities.add(Capability.AIBRIX_STACK)  # installed from AIBrix's own files
     return target
+
+
+def twin_marker(api: client.ApiClient) -> dict[str, str]:
+    """The twin's marker ConfigMap's data; empty on any other cluster."""
+    namespace, name = TWIN_MARKER
+    try:
+        return client.CoreV1Api(api).read_namespaced_config_map(
+            name, namespace, _request_timeout=PROBE_TIMEOUT_S).data or {}
+    except (ApiException, HTTPError, OSError):
+        return {}  # 404 on a cluster that is not the twin, 403 where we may not read it
 
 
 def _capabilities(kind: str, nodes: list[client.V1Node]) -> set[Capability]:

@@ -78,6 +78,14 @@ def report_scenario(scenario: Scenario, runs: list[RunResult], info: RunInfo, ou
     return paths
 
 
+def partial_reason(runs: list[RunResult], not_started: int = 0) -> str:
+    """Why a scenario's results are incomplete (empty: every run reached its end)."""
+    reasons = [f"{r.strategy}-r{r.repeat}: {r.stopped}" for r in runs if r.stopped]
+    if not_started:
+        reasons.append(f"{not_started} runs did not start")
+    return "; ".join(reasons)
+
+
 def run_info(run_id: str, scenario: Scenario, environment: dict[str, Any],
              partial_reason: str = "") -> RunInfo:
     """Identity, environment and configuration of one scenario's run."""

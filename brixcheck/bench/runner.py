@@ -9,7 +9,11 @@ part of its parent's children usage, so the figure includes every worker.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +23,8 @@ from pathlib import Path
 
 from brixcheck.bench.scenario import Scenario
 from brixcheck.bench.terminal import STATS_PREFIX, locust_counts, progress_line
-from brixcheck.errors import BrixcheckError
+from brixcheck.children import die_with_parent
+from brixcheck.interrupts import CURRENT as INTERRUPTS
 from brixcheck.resources import data_path
 
 LOCUSTFILE = data_path("locustfiles", "streaming_chat.py")
@@ -41,6 +46,15 @@ class RunResult:
     returncode: int
     rate_per_s: float | None = None
     telemetry: Path | None = None  # engine/GPU samples taken during the run, if sampled
+    stopped: str = ""  # non-empty: why the run did not reach its end (records are what survived)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted; `result` holds what it measured until then."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(result.stopped)
+        self.result = result
 
 
 def scenario_options(scenario: Scenario, strategy: str, headers: dict[str, str],
@@ -85,9 +99,34 @@ def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path,
     return out / f"{scenario.id}" / f"{strategy}-r{repeat}{level}"
 
 
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """End Locust and every worker it forked (its own process group) at once.
+
+    SIGKILL, not SIGTERM: Locust answers SIGTERM by letting its users finish (up to
+    --stop-timeout), so load would go on after the run ended. Nothing measured is lost: each
+    record is on disk when its request finishes; only requests still in flight are dropped.
+    """
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers whose master had already exited
+
+
+def died(returncode: int) -> str:
+    """Why a Locust exit code means the generator died (empty: it finished; 1 = failed requests)."""
+    if returncode < 0:
+        return f"the load generator was killed by {signal.Signals(-returncode).name}"
+    if returncode > 1:
+        return f"the load generator exited with code {returncode}"
+    return ""
+
+
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float, progress: Progress | None,
           describe: Callable[[float], str]) -> int:
-    """Wait for Locust, reporting progress every PROGRESS_S; kill it on timeout or interrupt."""
+    """Wait for Locust, reporting progress every PROGRESS_S; end its process group however the
+    wait ends (done, timed out, interrupted)."""
     start = time.monotonic()
     next_report = start + PROGRESS_S
     try:
@@ -102,16 +141,18 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float, progress: Progress | 
             if progress is not None and now >= next_report:
                 progress(describe(now - start))
                 next_report = now + PROGRESS_S
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+    finally:
+        _stop_group(proc)
 
 
 def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Path,
              headers: dict[str, str] | None = None,
              rate_per_s: float | None = None, progress: Progress | None = None) -> RunResult:
-    """Run the scenario once for a strategy (at a sweep level); records go under `out`."""
+    """Run the scenario once for a strategy (at a sweep level); records go under `out`.
+
+    Locust runs in its own process group, so a Ctrl-C reaches brixcheck only and brixcheck
+    stops the whole group; the records it wrote until then are kept (RunInterrupted).
+    """
     records = records_dir(scenario, strategy, repeat, out, rate_per_s)
     records.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -120,16 +161,30 @@ def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Pat
     rate = f"{rate_per_s or load.rate_per_s:g} req/s" if load.mode == "open" \
         else f"{load.users} users"
     label = f"{scenario.id}[{strategy}]-r{repeat}"
+    stopped, interrupted = "", False
     with (records / LOG_NAME).open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=die_with_parent())
+        INTERRUPTS.groups.add(proc.pid)
         try:
-            code = _wait(proc, load.duration_s + 2 * DRAIN_S + 30, progress,
-                         lambda elapsed: progress_line(label, rate, elapsed, load.duration_s,
-                                                       locust_counts(records)))
+            _wait(proc, load.duration_s + 2 * DRAIN_S + 30, progress,
+                  lambda elapsed: progress_line(label, rate, elapsed, load.duration_s,
+                                                locust_counts(records)))
         except subprocess.TimeoutExpired:
-            raise BrixcheckError(f"Locust did not finish scenario {scenario.id} ({strategy})",
-                                 "the target may hang; partial records are kept in "
-                                 f"{records}") from None
+            stopped = "the load generator did not finish in time (the target may hang)"
+        except KeyboardInterrupt:
+            stopped, interrupted = INTERRUPTS.reason or "interrupted", True
+        finally:
+            INTERRUPTS.groups.discard(proc.pid)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return RunResult(scenario.id, strategy, repeat, records, cpu, code, rate_per_s)
+    result = RunResult(scenario.id, strategy, repeat, records, cpu, proc.returncode, rate_per_s,
+                       stopped=stopped or died(proc.returncode))
+    if interrupted:
+        raise RunInterrupted(result)
+    return result
+
+
+def with_telemetry(result: RunResult, samples: Path) -> RunResult:
+    """The run with its telemetry file attached."""
+    return dataclasses.replace(result, telemetry=samples)

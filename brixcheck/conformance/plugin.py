@@ -20,18 +20,45 @@ from typing import Any
 import pytest
 
 from brixcheck.conformance.model import Capability, Case, CaseResult, Outcome
+from brixcheck.errors import BrixcheckError
+from brixcheck.files import write_atomic
+from brixcheck.interrupts import CURRENT as INTERRUPTS
 
 SCHEMA_VERSION = "brixcheck.conformance/v1alpha1"
 NOT_SUPPORTED_PREFIX = "NOT-SUPPORTED: "
 RESULTS = pytest.StashKey[list[CaseResult]]()
 ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
 TARGET = pytest.StashKey[Any]()
+RUN_ID = pytest.StashKey[str]()
+NAMESPACE = pytest.StashKey[str]()
+SELECTED = pytest.StashKey[int]()
+WRITE_ERROR = pytest.StashKey[str]()
+PARTIAL = pytest.StashKey[str]()
+LATEST = "conformance-latest.json"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "case(case): the conformance Case this test checks")
     config.stash[RESULTS] = []
     config.stash[ENVIRONMENT] = {}
+    config.stash[RUN_ID] = uuid.uuid4().hex[:8]
+    config.stash[NAMESPACE] = ""
+    config.stash[SELECTED] = 0
+    INTERRUPTS.install()
+
+
+def pytest_unconfigure() -> None:
+    INTERRUPTS.restore()
+    INTERRUPTS.reason = ""
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[SELECTED] = sum(1 for item in session.items if case_of(item))
+
+
+def run_id_of(config: pytest.Config) -> str:
+    """The run's id: in the report, in the namespace name and on everything it creates."""
+    return config.stash[RUN_ID]
 
 
 def case_of(item: pytest.Item) -> Case | None:
@@ -126,12 +153,26 @@ def _diagnosis(config: pytest.Config, case: Case) -> str:
     return " | ".join(one_line(f) for f in findings if f.id in case.diagnoses)
 
 
-def _report(config: pytest.Config) -> dict[str, Any]:
+def _partial_reason(config: pytest.Config, exitstatus: int) -> str:
+    """Why the run is incomplete (empty: it ran every selected case)."""
+    ran, selected = len(config.stash[RESULTS]), config.stash[SELECTED]
+    if INTERRUPTS.reason or exitstatus == pytest.ExitCode.INTERRUPTED:
+        why = INTERRUPTS.reason or "interrupted"
+    elif ran < selected:
+        why = "the run ended early"
+    else:
+        return ""
+    return f"{why} after {ran} of {selected} cases"
+
+
+def _report(config: pytest.Config, partial_reason: str) -> dict[str, Any]:
     results = config.stash[RESULTS]
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "runId": uuid.uuid4().hex[:12],
+        "runId": run_id_of(config),
+        "namespace": config.stash[NAMESPACE],
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "partial": {"partial": bool(partial_reason), "reason": partial_reason},
         "environment": config.stash[ENVIRONMENT],
         "counts": dict(Counter(r.outcome.value for r in results)),
         "cases": [{"id": r.case.id, "outcome": r.outcome.value, "phase": r.phase,
@@ -142,15 +183,22 @@ def _report(config: pytest.Config) -> dict[str, Any]:
     }
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not session.config.stash[RESULTS]:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write this run's report; only a complete run replaces conformance-latest.json."""
+    config = session.config
+    if not config.stash[RESULTS]:
         return
-    out = Path(session.config.rootpath) / "reports"
-    out.mkdir(exist_ok=True)
-    report = _report(session.config)
-    path = out / f"conformance-{report['runId']}.json"
-    path.write_text(json.dumps(report, indent=2, default=str))
-    (out / "conformance-latest.json").write_text(path.read_text())
+    out = Path(config.rootpath) / "reports"
+    config.stash[PARTIAL] = _partial_reason(config, exitstatus)
+    report = _report(config, config.stash[PARTIAL])
+    text = json.dumps(report, indent=2, default=str)
+    try:
+        write_atomic(out / f"conformance-{report['runId']}.json", text)
+        if not report["partial"]["partial"]:
+            write_atomic(out / LATEST, text)
+    except BrixcheckError as exc:
+        config.stash[WRITE_ERROR] = str(exc)
+        session.exitstatus = 2
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -164,5 +212,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if result.outcome is Outcome.FAIL:
             write(f"{'':<14} remedy: {result.case.remedy}")
     counts = Counter(r.outcome.value for r in results)
-    write(", ".join(f"{n} {o}" for o, n in sorted(counts.items())) +
-          "   report: reports/conformance-latest.json")
+    summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+    run_file = f"reports/conformance-{run_id_of(config)}.json"
+    partial = config.stash.get(PARTIAL, "")
+    error = config.stash.get(WRITE_ERROR, "")
+    if error:
+        write(f"{summary}   report NOT written: brixcheck: {error}", red=True)
+    elif partial:
+        write(f"{summary}   PARTIAL ({partial}): {run_file}; {LATEST} keeps the last "
+              "complete run", yellow=True)
+    else:
+        write(f"{summary}   report: reports/{LATEST} ({run_file})")

@@ -37,12 +37,17 @@ class RequestRecord:
 
 
 class RecordWriter:
-    """Appends records to a JSON-lines file, one line per finished request."""
+    """Appends records to a JSON-lines file, one line per finished request.
+
+    Line-buffered: each record reaches the operating system when its request finishes, so a
+    generator that is interrupted or killed (even SIGKILL) loses only the requests still in
+    flight, never finished ones sitting in a buffer.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] = path.open("a", buffering=1 << 16)
+        self._file: IO[str] = path.open("a", buffering=1)
 
     def write(self, record: RequestRecord) -> None:
         """Append one record."""

@@ -47,7 +47,10 @@ class RunInfo:
 
 
 def run_status(result: BenchmarkResult, info: RunInfo) -> RunStatus:
-    """INVALID when a guard was breached, else PARTIAL when the run did not finish, else VALID.
+    """PARTIAL when the run did not finish, else INVALID when a guard was breached, else VALID.
+
+    An unfinished run is PARTIAL even when its guards look breached: what is missing is the
+    reason (an interrupt, a dead load generator), not a misbehaving target.
 
     Args:
         result: the analysis.
@@ -56,9 +59,9 @@ def run_status(result: BenchmarkResult, info: RunInfo) -> RunStatus:
     Returns:
         The status.
     """
-    if not result.validity.valid:
-        return RunStatus.INVALID
-    return RunStatus.PARTIAL if info.partial_reason else RunStatus.VALID
+    if info.partial_reason:
+        return RunStatus.PARTIAL
+    return RunStatus.VALID if result.validity.valid else RunStatus.INVALID
 
 
 def plain(value: Any) -> Any:

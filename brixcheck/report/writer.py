@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brixcheck.analysis import BenchmarkResult, pod_share_matrix
+from brixcheck.files import write_atomic
 from brixcheck.plots import (
     engine_series_figure,
     figure_png,
@@ -78,10 +79,10 @@ def write_benchmark_report(result: BenchmarkResult, info: RunInfo, out_dir: Path
     paths = ReportPaths(out_dir / f"{stem}.json", out_dir / f"{stem}.csv",
                         out_dir / f"{stem}.html", out_dir / f"{stem}-comparison.md")
     doc = benchmark_document(result, info)
-    paths.json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    paths.csv.write_text(summary_csv(result))
-    paths.html.write_text(render_html(doc, report_figures(result)))
+    write_atomic(paths.json, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    write_atomic(paths.csv, summary_csv(result))
+    write_atomic(paths.html, render_html(doc, report_figures(result)))
     pairing = result.options.pairing
-    paths.comparison.write_text(comparison_markdown(result.comparisons, pairing.n_resamples,
-                                                    pairing.seed))
+    write_atomic(paths.comparison, comparison_markdown(result.comparisons, pairing.n_resamples,
+                                                       pairing.seed))
     return paths

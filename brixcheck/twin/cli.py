@@ -49,14 +49,12 @@ async def _backer(time_factor: float, engine: str) -> int:
 def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str = "",
               state: str | None = None, engine: str = "emulator") -> int:
     """Dispatch `brixcheck twin COMMAND`."""
-    if time_factor is None:
-        time_factor = lifecycle.DEFAULT_TIME_FACTOR[engine]
     if command == "scenario":
         return main_scenario(scenario, state)
     if command == "build":
         return build_main([])
     if command == "up":
-        lifecycle.up(nodes, time_factor, engine)
+        lifecycle.up(nodes or None, time_factor, engine)
         return 0
     if command == "down":
         lifecycle.down()
@@ -64,7 +62,7 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
     if command == "status":
         return lifecycle.status()
     if command == "backer":
-        return uvloop.run(_backer(time_factor, engine))
+        return uvloop.run(_backer(time_factor or lifecycle.DEFAULT_TIME_FACTOR[engine], engine))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
 
 

@@ -10,29 +10,64 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from brixcheck.errors import BrixcheckError
 from brixcheck.twin import envoy_xds as xds
 from brixcheck.twin.envoy import EnvoyProcess
+from brixcheck.twin.ports import taken
 from brixcheck.twin.proc import TwinProcessError
-from brixcheck.twin.services import MetadataService, RedisServer, metadata_venv
+from brixcheck.twin.services import MetadataService, RedisServer, metadata_venv, redis_pings
 
 log = logging.getLogger(__name__)
 REDIS_PORT = 6379
 Endpoints = dict[str, list[tuple[str, int]]]
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _metadata_installed() -> bool:
+    return (metadata_venv() / "bin").exists()
+
+
+def ports_needed() -> dict[str, int]:
+    """Every loopback port the data plane binds, by what binds it (checked before a start)."""
+    ports = xds.Ports()
+    return {"Envoy listener": ports.listener, "Envoy admin": ports.admin, "Redis": REDIS_PORT,
+            "metadata service": ports.metadata}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One program of the data plane as `twin status` and `twin up` check it: by its health."""
+
+    name: str
+    healthy: Callable[[], bool]
+
+
+def parts(addresses: dict[str, object]) -> list[Part]:
+    """The running data plane's programs with a health check each (one line per program).
+
+    Args:
+        addresses: what the data plane wrote at start (`write_addresses`); the metadata service
+            is checked only when it started (it is optional).
+    """
+    ports = xds.Ports()
+    listed = [Part("Envoy", lambda: _answers(f"http://127.0.0.1:{ports.admin}/ready")),
+              Part("Redis", lambda: redis_pings(REDIS_PORT))]
+    if str(addresses.get("metadata", "")).startswith("http"):
+        listed.append(Part("metadata service",
+                           lambda: _answers(f"http://127.0.0.1:{ports.metadata}/healthz")))
+    return listed
 
 
 @dataclass
@@ -47,18 +82,16 @@ class DataPlane:
         self.envoy = EnvoyProcess(self.work_dir / "envoy", ports, concurrency=1)
         self.redis = RedisServer(self.work_dir / "redis", REDIS_PORT)
         self.metadata: MetadataService | None = None
-        self._ports = {"Envoy listener": ports.listener, "Envoy admin": ports.admin,
-                       "Redis": REDIS_PORT, "metadata service": ports.metadata}
 
     def start(self) -> dict[str, str]:
         """Start all three; return their addresses. A taken port is one clear error."""
-        taken = [f"{what} {port}" for what, port in self._ports.items() if not _free(port)]
-        if taken:
+        held = taken(ports_needed())
+        if held:
             raise BrixcheckError(f"loopback ports the twin's data plane needs are taken: "
-                                 f"{', '.join(taken)}", "stop what holds them, then "
-                                 "`brixcheck twin down` and `brixcheck twin up`")
+                                 f"{'; '.join(held)}", "stop what holds them, then "
+                                 "`brixcheck twin up`")
         self.redis.start()
-        if (metadata_venv() / "bin").exists():
+        if _metadata_installed():
             self.metadata = MetadataService(self.work_dir / "metadata", REDIS_PORT,
                                             kubeconfig=self.kubeconfig)
             try:

@@ -1,9 +1,16 @@
 """`brixcheck twin up | down | status`: start, stop and describe the twin.
 
-`up` is idempotent: a running twin is left as it is (a dead pod backer is restarted), a
-half-started one is cleaned up first. `down` stops the pod backer (by the PID `up` recorded,
-after checking it is still ours) and the control plane, and removes the twin's run directory, so
-no process, port or file lock is left. Every step's time is printed at the end.
+`up` checks its arguments and the loopback ports the twin binds before it starts anything, and
+names what holds a taken port. It is idempotent: a running twin is left as it is, except that
+dead parts are restarted (the pod backer and, with it, the data plane when one of its programs
+fails its health check); asking a running twin for other nodes or another time factor is refused.
+A half-started twin is cleaned up first. `down` stops the pod backer (by the PID `up` recorded,
+after checking it is still ours), any data-plane program left in the twin's run directory and the
+control plane, removes the run directory and checks the ports are free before it says so.
+`status` checks each part's health. Every step's time is printed at the end.
+
+The running twin is marked in its own cluster (ConfigMap `brixcheck-twin` in `kube-public`), so
+a run pointed at the twin's kubeconfig by any route knows it is the twin (brixcheck.target).
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from brixcheck.children import die_with_parent
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import data_path
+from brixcheck.twin import dataplane
 from brixcheck.twin.build import TwinBuildError, build_all
 from brixcheck.twin.cluster import (
     TwinLayout,
@@ -33,6 +42,7 @@ from brixcheck.twin.cluster import (
     create_cluster,
     delete_cluster,
 )
+from brixcheck.twin.ports import taken
 
 NODE_PROFILES = data_path("manifests", "twin", "nodes")
 BACKER_READY_TIMEOUT_S = 30.0
@@ -40,6 +50,8 @@ STOP_TIMEOUT_S = 10.0
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
 # so its probes must not be sped up (a 60 x 5 s startup budget x 0.1 is shorter than ~17 s).
 DEFAULT_TIME_FACTOR = {"emulator": 0.1, "vllm": 1.0}
+DEFAULT_NODES = "k3s-rtx4060"
+MARKER_NAMESPACE, MARKER_NAME = "kube-public", "brixcheck-twin"
 
 
 @dataclass
@@ -96,12 +108,25 @@ def _api_healthy(layout: TwinLayout) -> bool:
     return True
 
 
-def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
-    """Create the nodes of a profile in manifests/twin/nodes (kept if they exist)."""
+def profile_path(profile: str) -> Path:
+    """The node profile's file; BrixcheckError naming the known ones when there is none."""
     path = NODE_PROFILES / f"{profile}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in NODE_PROFILES.glob("*.yaml")))
         raise BrixcheckError(f"unknown node profile {profile!r}", f"choose one of: {known}")
+    return path
+
+
+def check_time_factor(value: float | None) -> None:
+    """A time factor must be a positive number (it multiplies every wait and probe period)."""
+    if value is not None and not 0 < value < float("inf"):
+        raise BrixcheckError(f"--time-factor must be a positive number, got {value:g}",
+                             "pass e.g. --time-factor 0.1 (ten times faster) or 1 (real time)")
+
+
+def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
+    """Create the nodes of a profile in manifests/twin/nodes (kept if they exist)."""
+    path = profile_path(profile)
     api = _api(layout)
     names = []
     for node in yaml.safe_load_all(path.read_text()):
@@ -121,7 +146,8 @@ def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator
     out = (layout.run_dir / "backer.log").open("a")
     cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
            str(time_factor), "--engine", engine]
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=die_with_parent())
     deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -143,9 +169,15 @@ def stop_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
+def up(nodes: str | None = None, time_factor: float | None = None,
        engine: str = "emulator") -> TwinLayout:
-    """Build if needed, then start the twin (idempotent); return its layout."""
+    """Build if needed, then start the twin (idempotent); return its layout.
+
+    `nodes` and `time_factor` default to the running twin's, else to DEFAULT_NODES and the
+    engine's default factor; asking a running twin for different ones is refused.
+    """
+    profile_path(nodes or DEFAULT_NODES)
+    check_time_factor(time_factor)
     timings = Timings()
     if engine == "vllm":
         _require_real_engine()
@@ -156,29 +188,86 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
         raise BrixcheckError(str(exc).rstrip("."), "fix that, then run again") from None
     state = _read_state(layout)
     if _api_healthy(layout) and state:
-        pid = int(state.get("backer_pid", 0))
-        running = str(state.get("engine", "emulator"))
-        if running != engine:
-            print(f"[twin] note: the running twin serves pods with the {running} engine; "
-                  f"`brixcheck twin down` first to switch to {engine}")
-        if not _is_our_backer(pid):
-            state["backer_pid"] = timings.run(
-                "restart pod backer",
-                lambda: start_backer(layout, float(state.get("time_factor", time_factor)),
-                                     running))
-            layout.state_file.write_text(json.dumps(state))
+        _refuse_changes(state, nodes, time_factor, engine)
+        _repair(layout, state, timings)
+        _write_marker(layout, state)
         _print_up(layout, timings, "already up")
         return layout
     if cluster_exists(layout) or layout.run_dir.exists():
         timings.run("clean half-started twin", lambda: down(quiet=True))
+    _refuse_taken_ports()
+    factor = time_factor or DEFAULT_TIME_FACTOR[engine]
+    nodes = nodes or DEFAULT_NODES
     timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
     timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
-    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor, engine))
-    layout.state_file.write_text(json.dumps({"backer_pid": pid, "nodes": nodes,
-                                             "time_factor": time_factor, "engine": engine,
-                                             "started": time.time()}))
+    pid = timings.run("pod backer", lambda: start_backer(layout, factor, engine))
+    state = {"backer_pid": pid, "nodes": nodes, "time_factor": factor, "engine": engine,
+             "started": time.time()}
+    layout.state_file.write_text(json.dumps(state))
+    _write_marker(layout, state)
     _print_up(layout, timings, "up")
     return layout
+
+
+def _refuse_changes(state: dict[str, object], nodes: str | None, time_factor: float | None,
+                    engine: str) -> None:
+    """A running twin keeps its nodes and time factor: say so instead of ignoring the ask."""
+    running_nodes, running_factor = state.get("nodes"), float(state.get("time_factor", 1.0))
+    if nodes is not None and nodes != running_nodes:
+        raise BrixcheckError(f"the twin is already up with node profile {running_nodes!r}, "
+                             f"not {nodes!r}", "run `brixcheck twin down` first to change it")
+    if time_factor is not None and time_factor != running_factor:
+        raise BrixcheckError(f"the twin is already up with time factor {running_factor:g}, "
+                             f"not {time_factor:g}", "run `brixcheck twin down` first to change it")
+    running = str(state.get("engine", "emulator"))
+    if running != engine:
+        print(f"[twin] note: the running twin serves pods with the {running} engine; "
+              f"`brixcheck twin down` first to switch to {engine}")
+
+
+def _refuse_taken_ports() -> None:
+    held = taken(dataplane.ports_needed())
+    if held:
+        raise BrixcheckError(f"the twin cannot start: {'; '.join(held)}",
+                             "stop that process (or free the port), then run "
+                             "`brixcheck twin up` again")
+
+
+def _repair(layout: TwinLayout, state: dict[str, object], timings: Timings) -> None:
+    """Restart the pod backer (and so the data plane) when it or a data-plane part is dead."""
+    pid = int(state.get("backer_pid", 0))
+    addresses = _read_json(layout.run_dir / "dataplane.json")
+    failed = [part.name for part in dataplane.parts(addresses) if not part.healthy()]
+    if _is_our_backer(pid) and not failed:
+        return
+    if failed:
+        print(f"[twin] not healthy: {', '.join(failed)}; restarting the pod backer and its "
+              "data plane")
+    stop_pid(pid)
+    _stop_orphans(layout)
+    _refuse_taken_ports()
+    state["backer_pid"] = timings.run(
+        "restart pod backer",
+        lambda: start_backer(layout, float(state.get("time_factor", 0.1)),
+                             str(state.get("engine", "emulator"))))
+    layout.state_file.write_text(json.dumps(state))
+
+
+def _write_marker(layout: TwinLayout, state: dict[str, object]) -> None:
+    """Mark the cluster as the twin, with what a run needs to know about it."""
+    addresses = _read_json(layout.run_dir / "dataplane.json")
+    data = {"timeFactor": str(state.get("time_factor", 1.0)),
+            "engine": str(state.get("engine", "emulator")), "nodes": str(state.get("nodes")),
+            "gateway": str(addresses.get("gateway", ""))}
+    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(
+        name=MARKER_NAME, labels={"app.kubernetes.io/managed-by": "brixcheck-twin"}), data=data)
+    api = _api(layout)
+    try:
+        api.create_namespaced_config_map(MARKER_NAMESPACE, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        api.replace_namespaced_config_map(MARKER_NAME, MARKER_NAMESPACE, body)
 
 
 def _require_real_engine() -> None:
@@ -226,17 +315,57 @@ def _wait_gone(pids: list[int]) -> None:
         time.sleep(0.05)
 
 
+def _orphans(layout: TwinLayout) -> list[int]:
+    """Data-plane programs still running from this twin's run directory (a killed backer's)."""
+    root = (layout.run_dir / "dataplane").resolve()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            cwd = (proc / "cwd").resolve()
+            if cwd == root or root in cwd.parents:
+                found.append(int(proc.name))
+    return found
+
+
+def _stop_orphans(layout: TwinLayout) -> None:
+    pids = _orphans(layout)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while (left := [p for p in pids if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie holds no port and waits for its parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def down(quiet: bool = False) -> None:
-    """Stop everything `up` started and remove the twin's run directory."""
+    """Stop everything `up` started, remove the twin's run directory, check the ports."""
     layout = TwinLayout.default()
     state = _read_state(layout)
     if state.get("backer_pid"):
         stop_pid(int(state["backer_pid"]))
+    _stop_orphans(layout)
     components = _component_pids(layout)
     delete_cluster(layout)
     _wait_gone(components)
     shutil.rmtree(layout.run_dir, ignore_errors=True)
-    if not quiet:
+    if quiet:
+        return
+    held = taken(dataplane.ports_needed())
+    if held:
+        print(f"[twin] down: no twin process or file is left, but {'; '.join(held)} "
+              "(not the twin's: `brixcheck twin up` needs it free)")
+    else:
         print("[twin] down: no twin process, port or file is left")
 
 
@@ -246,7 +375,7 @@ def time_factor() -> float:
 
 
 def status() -> int:
-    """Print the twin's state; return 0 when it is up and healthy."""
+    """Print the twin's state, part by part; return 0 when every part is healthy."""
     layout = TwinLayout.default()
     state = _read_state(layout)
     healthy = _api_healthy(layout)
@@ -254,6 +383,15 @@ def status() -> int:
     print(f"control plane: {'up' if healthy else 'down'}   pod backer: "
           f"{'running' if backer else 'not running'}   engine: "
           f"{state.get('engine', 'emulator') if state else '-'}")
+    parts_ok = True
+    if state:
+        addresses = _read_json(layout.run_dir / "dataplane.json")
+        checks = {part.name: part.healthy() for part in dataplane.parts(addresses)}
+        parts_ok = all(checks.values())
+        print("   ".join(f"{name}: {'healthy' if ok else 'NOT answering'}"
+                         for name, ok in checks.items()))
+        if not (backer and parts_ok):
+            print("repair: `brixcheck twin up` restarts the dead parts")
     if healthy:
         print(f"kubeconfig: {layout.kubeconfig}")
         for node in _api(layout).list_node().items:
@@ -261,4 +399,4 @@ def status() -> int:
             print(f"node {node.metadata.name}: nvidia.com/gpu={gpus}")
         for what, where in _read_json(layout.run_dir / "dataplane.json").items():
             print(f"{what}: {where}")
-    return 0 if healthy and backer else 1
+    return 0 if healthy and backer and parts_ok else 1

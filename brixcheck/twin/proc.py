@@ -1,9 +1,11 @@
 """Start, wait for and stop one upstream program of the twin (Envoy, Redis, metadata service).
 
 A ``ManagedProcess`` owns exactly the process it started: it keeps the ``Popen`` handle, sends
-signals to that PID only, and reaps it, so a recycled PID is never signalled. Output goes to a log
-file whose tail is quoted when start-up fails. Readiness is a caller-supplied probe polled until a
-bounded deadline. This module knows nothing about what the programs do and asserts nothing.
+signals to that PID only, and reaps it, so a recycled PID is never signalled. The child gets
+SIGTERM when its parent dies, so a killed pod backer leaves no program holding a port. Output
+goes to a log file whose tail is quoted when start-up fails. Readiness is a caller-supplied probe
+polled until a bounded deadline. This module knows nothing about what the programs do and
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from brixcheck.children import die_with_parent
 from brixcheck.errors import BrixcheckError
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ class ManagedProcess:
             try:
                 self._popen = subprocess.Popen(
                     self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT)
+                    stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
             except OSError as exc:
                 raise TwinProcessError(
                     f"cannot run {self.argv[0]} for {self.name}: {exc.strerror}") from None

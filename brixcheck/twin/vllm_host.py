@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from brixcheck.children import die_with_parent
 from brixcheck.engine.host import HostError
 from brixcheck.twin import vllm_install
 from brixcheck.twin.pods import serving_port
@@ -76,7 +77,7 @@ class VllmHost:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL, env=vllm_install.engine_env(),
-            start_new_session=True)
+            start_new_session=True, preexec_fn=die_with_parent())
         exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         engine = VllmProcess(f"{ip}:{serving_port(argv)}", process, log, exited)
         engine.pumps = [asyncio.ensure_future(_pump(process.stdout, "stdout", write)),

@@ -15,7 +15,6 @@ stored in the results history.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,8 +24,20 @@ import pytest
 
 from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
-from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
-from brixcheck.bench.runner import RunResult, records_dir, run_once
+from brixcheck.bench.reporting import (
+    environment_stamp,
+    guard_breaches,
+    partial_reason,
+    report_scenario,
+    run_info,
+)
+from brixcheck.bench.runner import (
+    RunInterrupted,
+    RunResult,
+    records_dir,
+    run_once,
+    with_telemetry,
+)
 from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.bench.terminal import summary_table
@@ -108,9 +119,13 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     if interval <= 0:
         return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
-    with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-        result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
-    return dataclasses.replace(result, telemetry=samples)
+    try:
+        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+            result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
+    except RunInterrupted as stop:
+        stop.result = with_telemetry(stop.result, samples)
+        raise
+    return with_telemetry(result, samples)
 
 
 @pytest.fixture(scope="session")
@@ -128,9 +143,8 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         if not done:
             continue
         missing = _unfinished(scenario, done, saturated)
-        partial = f"{missing} runs did not finish" if missing else ""
         info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
-                        partial)
+                        partial_reason(done, missing))
         try:
             paths = report_scenario(scenario, done, info, out,
                                     Path(request.config.getoption("--history-db")))
@@ -140,6 +154,9 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         rows = json.loads(paths.json.read_text()).get("summary", [])
         for line in summary_table(scenario.id, rows, paths.html):
             terminal_line(request.config, line)
+        if info.partial_reason:
+            terminal_line(request.config, f"benchmark PARTIAL ({info.partial_reason}): "
+                                          f"{paths.html}")
     if unstored:
         pytest.fail(f"reports written to {out}, but not stored in the history: "
                     + " | ".join(unstored), pytrace=False)
@@ -187,13 +204,19 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:
         pytest.skip(f"scenario model {scenario.workload.model} is not the deployed {model.name}")
-    if where == "cluster":
-        _reset_caches(target, model)
-        result = _in_cluster(scenario, strategy, repeat, target, model, run_id, request.config)
-    else:
-        result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
-                            request.config, request.getfixturevalue("gateway").url)
+    try:
+        if where == "cluster":
+            _reset_caches(target, model)
+            result = _in_cluster(scenario, strategy, repeat, target, model, run_id,
+                                 request.config)
+        else:
+            result = _local_run(scenario, strategy, repeat, rate, target, model, run_id,
+                                request.config, request.getfixturevalue("gateway").url)
+    except RunInterrupted as stop:
+        bench_runs.setdefault(scenario.id, []).append(stop.result)  # reported as partial
+        raise
     bench_runs.setdefault(scenario.id, []).append(result)
+    assert not result.stopped, f"invalid run: {result.stopped}"
     if scenario.load.sweep_rates_per_s:
         _sweep_level(scenario, result, key, saturated, record_property)
     else:

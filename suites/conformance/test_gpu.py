@@ -9,6 +9,7 @@ from kubernetes import client
 
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.kube import owned, wait_for
+from brixcheck.runs import gpu_holders
 from brixcheck.target import GPU_RESOURCE, Target
 
 ADVERTISED = Case(
@@ -91,10 +92,10 @@ def test_gpu_nodes_advertise_gpus(target: Target):
 
 
 @pytest.mark.case(SCHEDULED)
-def test_gpu_pod_is_scheduled(target: Target, namespace: str, gpu_pod):
+def test_gpu_pod_is_scheduled(target: Target, namespace: str, run_id: str, gpu_pod):
     free = {n.metadata.name: _free_gpus(target, n) for n in target.core.list_node().items}
     if max(free.values()) < 1:
-        pytest.skip(f"every GPU is in use by pods brixcheck did not create: {free}")
+        pytest.skip(f"every GPU is in use: {'; '.join(gpu_holders(target.core, run_id))}")
     name = gpu_pod("gpu-check-one", 1)
     condition = wait_for(lambda: _scheduled(target, namespace, name), SCHEDULE_TIMEOUT_S,
                          "a scheduling decision")

@@ -39,10 +39,19 @@ def _budget_s(probe: dict | None) -> float | None:
             + probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10))
 
 
+def _waited(model: ModelDeployment) -> dict[str, object]:
+    """Time before scheduling (not counted in time-to-Ready), and the scheduler's reason."""
+    if not model.unscheduled_reason:
+        return {}
+    return {"unscheduledSeconds": round(model.unscheduled_s, 2),
+            "unscheduledReason": f"the pod waited to be scheduled (another run holding the "
+                                 f"GPU?): {model.unscheduled_reason}"}
+
+
 @pytest.mark.case(READY)
 def test_model_pod_ready(model: ModelDeployment, request: pytest.FixtureRequest):
     request.node.case_details = {"timeToReadySeconds": round(model.ready_s, 2),
-                                 "pod": model.pod.metadata.name}
+                                 "pod": model.pod.metadata.name, **_waited(model)}
     restarts = model.pod.status.container_statuses[0].restart_count
     assert restarts == 0, f"the model container restarted {restarts} time(s) before Ready"
 
@@ -54,7 +63,7 @@ def test_startup_budget_covers_load_time(model: ModelDeployment, target: Target,
     guard = container.get("startupProbe") or container.get("livenessProbe")
     budget = _budget_s(guard)
     request.node.case_details = {"budgetSeconds": budget, "timeScale": target.time_scale,
-                                 "timeToReadySeconds": round(model.ready_s, 2)}
+                                 "timeToReadySeconds": round(model.ready_s, 2), **_waited(model)}
     if budget is None:
         return  # no startup or liveness probe: nothing can kill a slow load
     scaled = budget * target.time_scale

@@ -15,10 +15,13 @@ NOT_SUPPORTED_ON_TWIN = {"NvidiaDevicePluginReady", "AIBrixDeploymentsAvailable"
                          "AIBrixCrdsEstablished", "GatewayServiceFound"}
 
 
-def test_conformance_suite_on_the_twin(twin, tmp_path: Path):
+@pytest.mark.parametrize("route", ["default", "kubeconfig"])
+def test_conformance_suite_on_the_twin(twin, tmp_path: Path, route: str):
+    """The same verdicts whether the twin is the default or named by --kubeconfig."""
     junit = tmp_path / "junit.xml"
+    extra = [f"--kubeconfig={twin.kubeconfig}"] if route == "kubeconfig" else []
     run = subprocess.run([sys.executable, "-m", "pytest", "suites/conformance", "-q",
-                          "-p", "no:cacheprovider", f"--junitxml={junit}"],
+                          "-p", "no:cacheprovider", f"--junitxml={junit}", *extra],
                          cwd=REPO, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout[-3000:]
     report = json.loads((REPO / "reports" / "conformance-latest.json").read_text())
