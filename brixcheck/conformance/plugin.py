@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from brixcheck.conformance.model import Case, CaseResult, Outcome
+from brixcheck.conformance.model import Capability, Case, CaseResult, Outcome
 from brixcheck.errors import BrixcheckError
 from brixcheck.files import write_atomic
 from brixcheck.interrupts import CURRENT as INTERRUPTS
@@ -67,6 +67,9 @@ def case_of(item: pytest.Item) -> Case | None:
     return marker.args[0] if marker else None
 
 
+STACK_CAPABILITIES = frozenset({Capability.AIBRIX_STACK, Capability.AIBRIX_GATEWAY})
+
+
 @pytest.fixture(autouse=True)
 def _conformance_gate(request: pytest.FixtureRequest) -> None:
     """Skip a case as NOT-SUPPORTED when the target lacks a capability it needs."""
@@ -76,6 +79,8 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
     if case.known_issue:
         request.node.add_marker(pytest.mark.xfail(reason=case.known_issue, strict=True))
     target = request.getfixturevalue("target")
+    if case.capabilities & STACK_CAPABILITIES:
+        request.getfixturevalue("aibrix_stack")  # may install AIBrix and add the capability
     request.config.stash[ENVIRONMENT] = target.environment
     request.config.stash[TARGET] = target
     missing = sorted(set(case.capabilities) - set(target.capabilities))

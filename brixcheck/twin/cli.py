@@ -18,6 +18,7 @@ from brixcheck.twin.cluster import TwinLayout
 async def _backer(time_factor: float, engine: str) -> int:
     from brixcheck.twin.dataplane import DataPlane
     from brixcheck.twin.pods import PodBacker
+    from brixcheck.twin.system_pods import StackPodBacker
 
     layout = TwinLayout.default()
     dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
@@ -30,10 +31,15 @@ async def _backer(time_factor: float, engine: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stack = StackPodBacker(layout.kubeconfig, layout.run_dir / "stack", time_factor)
     watching = asyncio.ensure_future(backer.run(layout.run_dir / "backer.ready"))
+    stack_watching = asyncio.ensure_future(stack.run())
     stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([watching, stopping], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([watching, stack_watching, stopping],
+                       return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
+    stack_watching.cancel()
+    await asyncio.gather(stack_watching, return_exceptions=True)
     await backer.host.stop_all()
     await asyncio.to_thread(dataplane.stop)
     if watching.done() and not watching.cancelled() and watching.exception():
