@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
 # With KUBECONFIG set the twin is not used, so its Debian packages and metadata venv are not needed.
+# On the twin, three GPU nodes: the strategy cases need two or more Ready pods of the model.
 conformance: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## the main job: the conformance suite (the twin unless KUBECONFIG; built on first use)
-	$(BIN)/brixcheck conformance
+	$(BIN)/brixcheck conformance --twin-nodes three-gpu
 
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo

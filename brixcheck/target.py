@@ -32,7 +32,6 @@ PROBE_TIMEOUT_S = (5.0, 10.0)  # connect, read
 TWIN_LACKS = {
     Capability.AIBRIX_STACK: "AIBrix is not installed on the twin: pass --aibrix-install "
                              "or run `brixcheck stack install`",
-    Capability.AIBRIX_GATEWAY: "AIBrix's gateway plugin cannot be built here (docs/twin.md)",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
     Capability.CONTAINER_RUNTIME: "the twin has no container runtime: only model pods run, "
@@ -51,6 +50,7 @@ class Target:
     capabilities: set[Capability] = field(default_factory=set)
     environment: dict[str, Any] = field(default_factory=dict)
     time_scale: float = 1.0
+    probe_reasons: dict[Capability, str] = field(default_factory=dict)
     twin: dict[str, str] = field(default_factory=dict)  # the twin's marker: gateway, timeFactor
 
     @property
@@ -65,9 +65,10 @@ class Target:
 
     def describe_missing(self, missing: list[str]) -> str:
         """Why the target lacks these capabilities, for a NOT-SUPPORTED reason."""
-        if self.kind == "twin":
-            return "; ".join(TWIN_LACKS.get(Capability(m), m) for m in missing)
-        return "not detected on this cluster"
+        reasons = [self.probe_reasons.get(Capability(m)) or (
+            TWIN_LACKS.get(Capability(m), m) if self.kind == "twin"
+            else "not detected on this cluster") for m in missing]
+        return "; ".join(reasons)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -155,7 +156,7 @@ def _capabilities(kind: str, nodes: list[client.V1Node]) -> set[Capability]:
         found.add(Capability.GPU_NODES)
     if kind != "twin":
         found |= set(TWIN_LACKS)
-    return found
+    return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.gateway.probe_gateway)
 
 
 def _environment(kind: str, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:

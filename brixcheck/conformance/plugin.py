@@ -81,6 +81,8 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
     target = request.getfixturevalue("target")
     if case.capabilities & STACK_CAPABILITIES:
         request.getfixturevalue("aibrix_stack")  # may install AIBrix and add the capability
+    if Capability.AIBRIX_GATEWAY in case.capabilities:
+        request.getfixturevalue("gateway_probe")  # probed once, on first need
     request.config.stash[ENVIRONMENT] = target.environment
     request.config.stash[TARGET] = target
     missing = sorted(set(case.capabilities) - set(target.capabilities))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from pathlib import Path
 
 import uvloop
 from kubernetes import client
@@ -13,15 +15,28 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.twin import lifecycle
 from brixcheck.twin.build import main as build_main
 from brixcheck.twin.cluster import TwinLayout
+from brixcheck.twin.dataplane import DataPlane
+
+PLUGIN_CHECK_S = 1.0
 
 
-async def _backer(time_factor: float, engine: str) -> int:
-    from brixcheck.twin.dataplane import DataPlane
+async def _keep_plugin_running(dataplane: DataPlane) -> None:
+    """Restart the gateway plugin when it exits (its Deployment's kubelet would)."""
+    while True:
+        await asyncio.sleep(PLUGIN_CHECK_S)
+        try:
+            await asyncio.to_thread(dataplane.plugin.restart_if_dead)
+        except BrixcheckError as exc:
+            logging.getLogger(__name__).error("gateway plugin restart failed: %s", exc)
+
+
+async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> int:
     from brixcheck.twin.pods import PodBacker
     from brixcheck.twin.system_pods import StackPodBacker
 
     layout = TwinLayout.default()
-    dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
+    dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig,
+                          Path(gateway_plugin) if gateway_plugin else None)
     # In this (the main) thread, not a worker thread: the data plane's programs get SIGTERM when
     # the thread that started them ends (parent-death signal), which must be the backer's end.
     dataplane.start()
@@ -34,12 +49,14 @@ async def _backer(time_factor: float, engine: str) -> int:
     stack = StackPodBacker(layout.kubeconfig, layout.run_dir / "stack", time_factor)
     watching = asyncio.ensure_future(backer.run(layout.run_dir / "backer.ready"))
     stack_watching = asyncio.ensure_future(stack.run())
+    keeping = asyncio.ensure_future(_keep_plugin_running(dataplane))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([watching, stack_watching, stopping],
                        return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
     stack_watching.cancel()
     await asyncio.gather(stack_watching, return_exceptions=True)
+    keeping.cancel()
     await backer.host.stop_all()
     await asyncio.to_thread(dataplane.stop)
     if watching.done() and not watching.cancelled() and watching.exception():
@@ -49,14 +66,15 @@ async def _backer(time_factor: float, engine: str) -> int:
 
 
 def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str = "",
-              state: str | None = None, engine: str = "emulator") -> int:
+              state: str | None = None, engine: str = "emulator",
+              gateway_plugin: str = "") -> int:
     """Dispatch `brixcheck twin COMMAND`."""
     if command == "scenario":
         return main_scenario(scenario, state)
     if command == "build":
         return build_main([])
     if command == "up":
-        lifecycle.up(nodes or None, time_factor, engine)
+        lifecycle.up(nodes or None, time_factor, engine, gateway_plugin)
         return 0
     if command == "down":
         lifecycle.down()
@@ -64,7 +82,8 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
     if command == "status":
         return lifecycle.status()
     if command == "backer":
-        return uvloop.run(_backer(time_factor or lifecycle.DEFAULT_TIME_FACTOR[engine], engine))
+        return uvloop.run(_backer(time_factor or lifecycle.DEFAULT_TIME_FACTOR[engine], engine,
+                                  gateway_plugin))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
 
 

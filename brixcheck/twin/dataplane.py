@@ -2,8 +2,8 @@
 
 Started by the pod backer (the twin's long-lived process) on AIBrix's own loopback ports, and
 fed with the ready endpoints of every model so Envoy's per-model routes (the header-less path)
-follow pod readiness. The AIBrix gateway plugin is absent (docs/twin.md), so routes that need it
-answer 500 from Envoy, as they would with the plugin down.
+follow pod readiness. The AIBrix gateway plugin (the emulator, or the user's binary) runs on
+127.0.0.1:50052 where Envoy sends ext_proc (docs/gateway-plugin.md).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import httpx
 from brixcheck.errors import BrixcheckError
 from brixcheck.twin import envoy_xds as xds
 from brixcheck.twin.envoy import EnvoyProcess
+from brixcheck.twin.gateway_plugin import METRICS_PORT as PLUGIN_METRICS_PORT
+from brixcheck.twin.gateway_plugin import GatewayPluginProcess, health_serving
 from brixcheck.twin.ports import taken
 from brixcheck.twin.proc import TwinProcessError
 from brixcheck.twin.services import MetadataService, RedisServer, metadata_venv, redis_pings
@@ -43,7 +45,8 @@ def ports_needed() -> dict[str, int]:
     """Every loopback port the data plane binds, by what binds it (checked before a start)."""
     ports = xds.Ports()
     return {"Envoy listener": ports.listener, "Envoy admin": ports.admin, "Redis": REDIS_PORT,
-            "metadata service": ports.metadata}
+            "metadata service": ports.metadata, "gateway plugin": ports.gateway_plugins,
+            "gateway plugin metrics": PLUGIN_METRICS_PORT}
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def parts(addresses: dict[str, object]) -> list[Part]:
     """
     ports = xds.Ports()
     listed = [Part("Envoy", lambda: _answers(f"http://127.0.0.1:{ports.admin}/ready")),
-              Part("Redis", lambda: redis_pings(REDIS_PORT))]
+              Part("Redis", lambda: redis_pings(REDIS_PORT)),
+              Part("gateway plugin", lambda: health_serving(ports.gateway_plugins))]
     if str(addresses.get("metadata", "")).startswith("http"):
         listed.append(Part("metadata service",
                            lambda: _answers(f"http://127.0.0.1:{ports.metadata}/healthz")))
@@ -72,13 +76,17 @@ def parts(addresses: dict[str, object]) -> list[Part]:
 
 @dataclass
 class DataPlane:
-    """Redis + metadata service + Envoy for one twin."""
+    """Redis + metadata service + gateway plugin + Envoy for one twin."""
 
     work_dir: Path
     kubeconfig: Path
+    plugin_binary: Path | None = None
 
     def __post_init__(self) -> None:
         ports = xds.Ports()
+        self.plugin = GatewayPluginProcess(self.work_dir / "gateway-plugin", self.kubeconfig,
+                                           REDIS_PORT, ports.gateway_plugins,
+                                           binary=self.plugin_binary)
         self.envoy = EnvoyProcess(self.work_dir / "envoy", ports, concurrency=1)
         self.redis = RedisServer(self.work_dir / "redis", REDIS_PORT)
         self.metadata: MetadataService | None = None
@@ -99,6 +107,7 @@ class DataPlane:
             except TwinProcessError as exc:
                 log.warning("metadata service did not start: %s", exc)
                 self.metadata = None
+        self.plugin.start()
         self.envoy.start({})
         return self.addresses()
 
@@ -106,6 +115,9 @@ class DataPlane:
         """Where each part listens (what `twin up` prints)."""
         return {"gateway": self.envoy.url, "envoy_admin": self.envoy.admin_url,
                 "redis": f"127.0.0.1:{REDIS_PORT}",
+                "gateway_plugin": f"{self.plugin.implementation} on 127.0.0.1:"
+                                  f"{self.plugin.grpc_port}",
+                "gateway_plugin_control": self.plugin.control_url,
                 "metadata": self.metadata.url if self.metadata else "not running (make "
                                                                      "twin-metadata)"}
 
@@ -116,6 +128,7 @@ class DataPlane:
     def stop(self) -> None:
         """Stop Envoy, the metadata service and Redis."""
         self.envoy.stop()
+        self.plugin.stop()
         if self.metadata is not None:
             self.metadata.stop()
         self.redis.stop()

@@ -138,13 +138,16 @@ def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
     return names
 
 
-def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator") -> int:
+def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator",
+                 gateway_plugin: str = "") -> int:
     """Start the pod backer in its own session; return its PID once it is watching."""
     ready = layout.run_dir / "backer.ready"
     ready.unlink(missing_ok=True)
     out = (layout.run_dir / "backer.log").open("a")
     cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
            str(time_factor), "--engine", engine]
+    if gateway_plugin:
+        cmd += ["--gateway-plugin", str(Path(gateway_plugin).resolve())]
     # Its own session and no parent-death signal: the backer outlives `brixcheck twin up`.
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
@@ -169,14 +172,18 @@ def stop_pid(pid: int) -> None:
 
 
 def up(nodes: str | None = None, time_factor: float | None = None,
-       engine: str = "emulator") -> TwinLayout:
+       engine: str = "emulator", gateway_plugin: str = "") -> TwinLayout:
     """Build if needed, then start the twin (idempotent); return its layout.
 
     `nodes` and `time_factor` default to the running twin's, else to DEFAULT_NODES and the
     engine's default factor; asking a running twin for different ones is refused.
+    `gateway_plugin` names an AIBrix gateway-plugins executable to run instead of the emulator.
     """
     profile_path(nodes or DEFAULT_NODES)
     check_time_factor(time_factor)
+    if gateway_plugin and not Path(gateway_plugin).is_file():
+        raise BrixcheckError(f"--gateway-plugin {gateway_plugin} is not a file",
+                             "pass the path of an AIBrix gateway-plugins executable")
     timings = Timings()
     if engine == "vllm":
         _require_real_engine()
@@ -199,9 +206,10 @@ def up(nodes: str | None = None, time_factor: float | None = None,
     nodes = nodes or DEFAULT_NODES
     timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
     timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
-    pid = timings.run("pod backer", lambda: start_backer(layout, factor, engine))
+    pid = timings.run("pod backer", lambda: start_backer(layout, factor, engine,
+                                                         gateway_plugin))
     state = {"backer_pid": pid, "nodes": nodes, "time_factor": factor, "engine": engine,
-             "started": time.time()}
+             "gateway_plugin": gateway_plugin, "started": time.time()}
     layout.state_file.write_text(json.dumps(state))
     _write_marker(layout, state)
     _print_up(layout, timings, "up")
@@ -248,7 +256,8 @@ def _repair(layout: TwinLayout, state: dict[str, object], timings: Timings) -> N
     state["backer_pid"] = timings.run(
         "restart pod backer",
         lambda: start_backer(layout, float(state.get("time_factor", 0.1)),
-                             str(state.get("engine", "emulator"))))
+                             str(state.get("engine", "emulator")),
+                             str(state.get("gateway_plugin", ""))))
     layout.state_file.write_text(json.dumps(state))
 
 
@@ -257,7 +266,10 @@ def _write_marker(layout: TwinLayout, state: dict[str, object]) -> None:
     addresses = _read_json(layout.run_dir / "dataplane.json")
     data = {"timeFactor": str(state.get("time_factor", 1.0)),
             "engine": str(state.get("engine", "emulator")), "nodes": str(state.get("nodes")),
-            "gateway": str(addresses.get("gateway", ""))}
+            "gateway": str(addresses.get("gateway", "")),
+            "gatewayPlugin": str(addresses.get("gateway_plugin", "")),
+            "gatewayPluginControl": str(addresses.get("gateway_plugin_control", "")),
+            "metadata": str(addresses.get("metadata", ""))}
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(
         name=MARKER_NAME, labels={"app.kubernetes.io/managed-by": "brixcheck-twin"}), data=data)
     api = _api(layout)
@@ -288,9 +300,8 @@ def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
     print("\n".join(timings.lines()))
     print(f"export KUBECONFIG={layout.kubeconfig}")
     addresses = _read_json(layout.run_dir / "dataplane.json")
-    print(f"gateway: {addresses.get('gateway', '?')} (Envoy: requests with a `model` header "
-          "reach that model's ready pods; the AIBrix gateway plugin cannot be built here, see "
-          "docs/twin.md)")
+    print(f"gateway: {addresses.get('gateway', '?')} (Envoy with the AIBrix gateway plugin: "
+          f"{addresses.get('gateway_plugin', '?')}; docs/gateway-plugin.md)")
     print(f"metadata service: {addresses.get('metadata', '?')}")
 
 
