@@ -45,7 +45,7 @@ def written(bench_records, tmp_path_factory):
 def test_json_report_is_versioned_and_complete(written):
     _, paths = written
     doc = json.loads(paths.json.read_text())
-    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha2"
+    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha3"
     assert doc["status"] == "VALID"
     assert doc["environment"] == ENVIRONMENT
     assert re.fullmatch(r"[0-9a-f]{16}", doc["fingerprint"])
