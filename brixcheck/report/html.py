@@ -14,7 +14,7 @@ from typing import Any
 from brixcheck.report.leaderboard import difference_text, value_text
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1400px}
+body{font-family:system-ui,sans-serif;margin:1rem 1.5rem;color:#222;max-width:1400px}
 h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
@@ -26,9 +26,12 @@ th:first-child,td:first-child{text-align:left} th{background:#f3f3f3}
 figure{margin:1rem 0} figure img{max-width:100%;border:1px solid #eee}
 pre{background:#f6f6f6;padding:.75rem;overflow:auto;font-size:.8rem}
 dt{font-weight:bold;margin-top:.5rem} dd{margin-left:1rem}
-#leaderboard td{vertical-align:top} #leaderboard th small{font-weight:normal;color:#555}
+#leaderboard{font-size:.75rem;border-bottom:4px solid #1565c0}
+#leaderboard td,#leaderboard th{vertical-align:top;padding:.15rem .3rem}
+#leaderboard td{white-space:nowrap} #leaderboard caption{text-align:left}
+#leaderboard th small{font-weight:normal;color:#555}
 #leaderboard td.best{background:#e8f5e9;font-weight:bold}
-#leaderboard td .diff{display:block;font-size:.7rem;font-weight:normal}
+#leaderboard td .diff{display:block;font-size:.65rem;font-weight:normal;white-space:nowrap}
 #leaderboard td .lower{color:#1b5e20} #leaderboard td .higher{color:#b71c1c}
 #leaderboard tr.baseline td:first-child{font-style:italic}
 .banner.compact{padding:.4rem .8rem;font-size:1rem;margin:.4rem 0}
@@ -122,6 +125,9 @@ def _banner(doc: Mapping[str, Any]) -> str:
             f"do not compare its numbers as a normal run<ul>{items}</ul></div>") + _saturation(doc)
 
 
+ARROWS = {"lower": "↓", "higher": "↑"}
+
+
 def _leader_cell(row: Mapping[str, Any], column: Mapping[str, Any], baseline: str) -> str:
     text = escape(value_text(row["values"][column["key"]], column["digits"]))
     best = column["key"] in row["best"]
@@ -130,8 +136,9 @@ def _leader_cell(row: Mapping[str, Any], column: Mapping[str, Any], baseline: st
     diff = row["versusBaseline"].get(column["key"])
     if diff and diff["significant"]:
         way = "lower" if diff["high"] < 0 else "higher"
-        words = difference_text(diff, column["digits"], column["unit"])
-        text += f'<span class="diff {way}">{escape(words)} vs {escape(baseline)}</span>'
+        words = difference_text(diff, column["digits"])
+        text += (f'<span class="diff {way}" title="{escape(column["unit"])} vs '
+                 f'{escape(baseline)}">{escape(words)}</span>')
     return f'<td class="best">{text}</td>' if best else f"<td>{text}</td>"
 
 
@@ -149,8 +156,8 @@ def leaderboard_table(board: Mapping[str, Any]) -> str:
         return "<p>no strategy ran</p>"
     columns = board["columns"]
     head = "<th>strategy</th>" + "".join(
-        f"<th>{escape(c['heading'])}<br><small>{escape(c['unit'])}, {escape(c['better'])} "
-        "is better</small></th>" for c in columns)
+        f"<th>{escape(c['heading'])}<br><small>{escape(c['unit'])} "
+        f"{ARROWS[c['better']]}</small></th>" for c in columns)
     body = []
     for row in board["rows"]:
         name = escape(row["strategy"]) + (" (baseline)" if row["baseline"] else "")
@@ -158,10 +165,11 @@ def leaderboard_table(board: Mapping[str, Any]) -> str:
         cells = "".join(_leader_cell(row, c, board["baseline"]) for c in columns)
         kind = ' class="baseline"' if row["baseline"] else ""
         body.append(f"<tr{kind}><td>{name}</td>{cells}</tr>")
-    caption = (f"Ranked by goodput against the {escape(board['slo'])} SLOs, then TTFT p50; "
-               "means over repeats. ★ best of its column. Under a value: a difference from "
-               f"the baseline {escape(board['baseline'])} whose confidence interval (paired "
-               "by request, bootstrap) excludes zero.")
+    caption = (f"<b>Strategies ranked by goodput against the {escape(board['slo'])} SLOs, "
+               "then TTFT p50</b> (means over repeats). ↓ lower is better, ↑ higher is better, "
+               "★ best of its column. Under a value: its difference from the baseline "
+               f"<b>{escape(board['baseline'])}</b> with the 95% CI (paired by request, "
+               "bootstrap), shown only where the CI excludes zero.")
     return (f'<table id="leaderboard"><caption>{caption}</caption><thead><tr>{head}</tr>'
             f"</thead><tbody>{''.join(body)}</tbody></table>")
 

@@ -39,12 +39,12 @@ LATENCY = tuple(Column(f"{m}_p{p}", f"{name} p{p}", "ms", "lower", f"{name} p{p}
                 for p in ps)
 OTHER = (
     Column("output_tokens_per_s", "output", "tokens/s", "higher", "out tok/s"),
-    Column("goodput_fraction", "goodput", "% of requests", "higher", "goodput %", 100.0),
-    Column("prefix_hit_rate", "prefix-cache hits", "% of prompt tokens", "higher",
+    Column("goodput_fraction", "goodput", "% requests", "higher", "goodput %", 100.0),
+    Column("prefix_hit_rate", "prefix hits", "% prompt tokens", "higher",
            "prefix hit %", 100.0),
-    Column("pod_requests_max_over_mean", "pod imbalance", "max/mean requests", "lower",
+    Column("pod_requests_max_over_mean", "pod max/mean", "requests", "lower",
            "pod max/mean", digits=2),
-    Column("error_rate", "errors", "% of requests", "lower", "errors %", 100.0, 2),
+    Column("error_rate", "errors", "% requests", "lower", "errors %", 100.0, 2),
 )
 COLUMNS = LATENCY + OTHER
 GROUP_KEYS = ("strategy", "repeat")  # a row per strategy: repeats are averaged
@@ -143,10 +143,13 @@ def value_text(value: float | None, digits: int) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
-def difference_text(diff: dict[str, Any], digits: int, unit: str) -> str:
-    """A difference from the baseline with its CI: "-3.1 ms (95% CI -4.0..-2.2)"."""
-    return (f"{diff['estimate']:+,.{digits}f} {unit} ({diff['confidence']:.0%} CI "
-            f"{diff['low']:+,.{digits}f}..{diff['high']:+,.{digits}f})")
+def difference_text(diff: dict[str, Any], digits: int, unit: str = "") -> str:
+    """A difference from the baseline with its CI: "-3.1 ms (95% CI -4.0..-2.2)", or without
+    unit and level (table cells): "-3.1 (-4.0..-2.2)"."""
+    interval = f"{diff['low']:+,.{digits}f}..{diff['high']:+,.{digits}f}"
+    if not unit:
+        return f"{diff['estimate']:+,.{digits}f} ({interval})"
+    return f"{diff['estimate']:+,.{digits}f} {unit} ({diff['confidence']:.0%} CI {interval})"
 
 
 def terminal_rows(board: dict[str, Any]) -> tuple[list[tuple[str, str, str]], list[dict[str, str]],

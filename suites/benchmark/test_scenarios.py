@@ -29,7 +29,7 @@ from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_
 from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
-from brixcheck.bench.terminal import summary_table
+from brixcheck.bench.terminal import leaderboard_table, summary_table
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.terminal import terminal_line
@@ -137,8 +137,11 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         except BrixcheckError as exc:  # the report is written first, so only the history lacks it
             unstored.append(f"{scenario.id}: {exc}")
             continue
-        rows = json.loads(paths.json.read_text()).get("summary", [])
-        for line in summary_table(scenario.id, rows, paths.html):
+        doc = json.loads(paths.json.read_text())
+        several = len({r.strategy for r in done}) > 1  # a shoot-out: the strategy table
+        lines = (leaderboard_table(scenario.id, doc["leaderboard"], paths.html) if several
+                 else summary_table(scenario.id, doc.get("summary", []), paths.html))
+        for line in lines:
             terminal_line(request.config, line)
     if unstored:
         pytest.fail(f"reports written to {out}, but not stored in the history: "

@@ -115,3 +115,13 @@ def shootout_frame(repeats: int = 2, strategies: tuple = SHOOTOUT) -> pd.DataFra
                            start_s=1000.0 + 100 * (repeat * len(strategies) + n))
             frames.append(records_to_frame(make_records(spec), {"repeat": repeat}))
     return pd.concat(frames, ignore_index=True)
+
+
+ELEVEN = (  # 8 AIBrix strategies and 3 vllm-router policies, as a shoot-out lists them
+    *SHOOTOUT, ("least-kv-cache", 0.95, (1.0, 1.0, 1.0), 0.25),
+    ("least-busy-time", 0.9, (1.0, 1.2, 1.0), 0.25), ("least-latency", 0.85, (1, 1, 1), 0.25),
+    ("prefix-cache-preble", 0.75, (1.5, 1.0, 1.0), 0.5), ("vllm-router:random", 1.0, (1, 1, 1),
+                                                           0.25),
+    ("vllm-router:power_of_two", 0.82, (1, 1, 1), 0.25),
+    ("vllm-router:cache_aware", 0.72, (1.8, 1, 1), 0.55),
+)
