@@ -281,26 +281,47 @@ def engine_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
     return fig
 
 
-def trend_figure(trend: pd.DataFrame, metrics: Sequence[str]) -> Figure:
-    """Metrics across nights: one panel per metric, one line per group, one point per run.
+TREND_LABELS = {"ttft_ms_p50": "TTFT p50 (ms)", "ttft_ms_p99": "TTFT p99 (ms)",
+                "e2e_ms_p50": "E2E p50 (ms)", "itl_ms_p50": "ITL p50 (ms)",
+                "output_tokens_per_s": "output tokens/s"}
+
+
+def trend_figure(trend: pd.DataFrame, metrics: Sequence[str],
+                 flagged: set[str] | frozenset[str] = frozenset()) -> Figure:
+    """Metrics across nights: one panel per metric, one line per group, one point per run,
+    runs named on the x axis in order, the value axis from zero (a 3 % drift must not fill the
+    panel), and the nights the gate flagged ringed in red and shaded.
 
     Args:
         trend: rows with `started_at` (datetime), `run_id`, `group` and the metric columns.
         metrics: the columns to draw.
+        flagged: run ids the gate flagged as a regression.
 
     Returns:
         The figure.
     """
-    fig = _figure(len(metrics), 1, width=9.0, height=2.6)
-    for ax, metric in zip(fig.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics,
-                          strict=True):
+    runs = (trend.sort_values("started_at").drop_duplicates("run_id")["run_id"].tolist()
+            if not trend.empty else [])
+    position = {run: n for n, run in enumerate(runs)}
+    fig = _figure(len(metrics), 1, width=max(9.0, 0.5 * len(runs) + 3), height=2.6)
+    axes = fig.subplots(len(metrics), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, metric in zip(axes, metrics, strict=True):
         if trend.empty or metric not in trend.columns:
             _empty(ax, metric)
             continue
         for group, rows in trend.sort_values("started_at").groupby("group", sort=True):
-            ax.plot(rows["started_at"], rows[metric], marker="o", label=str(group))
-        ax.set_ylabel(metric)
+            x = rows["run_id"].map(position)
+            ax.plot(x, rows[metric], marker="o", label=str(group))
+            bad = rows["run_id"].isin(flagged)
+            ax.scatter(x[bad], rows.loc[bad, metric], s=160, facecolors="none",
+                       edgecolors="#c62828", linewidths=2, zorder=3)
+        for run in flagged & set(runs):
+            ax.axvspan(position[run] - 0.4, position[run] + 0.4, color="#c62828", alpha=0.12)
+        ax.set_ylabel(TREND_LABELS.get(metric, metric), fontsize="small")
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.autofmt_xdate()
+    if runs:
+        axes[-1].set_xticks(range(len(runs)), runs, rotation=45, ha="right", fontsize="small")
+        axes[-1].set_xlabel("run id (oldest first); red rings: nights the gate flagged")
+        _side_legend(fig, axes[0])
     return fig
