@@ -74,11 +74,15 @@ def _twin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     twin_up.add_argument("--engine", choices=("emulator", "vllm"), default="emulator",
                          help="what serves model pods: the emulator, or the real vLLM server "
                               "on CPU with a tiny model (`make twin-vllm`; docs/twin-vllm.md)")
+    twin_up.add_argument("--gateway-plugin", metavar="PATH", default="",
+                         help="run this AIBrix gateway-plugins executable instead of the "
+                              "emulator (docs/gateway-plugin.md)")
     twin_cmds.add_parser("down", help="stop the twin and remove its files")
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer")
     backer.add_argument("--time-factor", type=float, default=0.1)
     backer.add_argument("--engine", choices=("emulator", "vllm"), default="emulator")
+    backer.add_argument("--gateway-plugin", default="")
     _scenario_parser(twin_cmds)
 
 
@@ -145,7 +149,8 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
 
         return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
                          getattr(ns, "time_factor", None), getattr(ns, "scenario", ""),
-                         getattr(ns, "state", None), getattr(ns, "engine", "emulator"))
+                         getattr(ns, "state", None), getattr(ns, "engine", "emulator"),
+                         getattr(ns, "gateway_plugin", ""))
     if ns.command == "compare":
         from brixcheck.history.cli import main_compare
 

@@ -150,6 +150,7 @@ class Reads(StrEnum):
     ENGINE_METRICS = "engine metrics"
     PROMETHEUS = "Prometheus queries"
     UNPOPULATED = "a metric v0.5.0 never populates"
+    GPU_PROFILE = "GPU-optimizer profiles (least-request without them)"
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Strategy:
     reads: Reads
     metric_names: tuple[str, ...] = ()
     works_on_modern_vllm: bool = True
+    needs_pd_roles: bool = False  # routes only among pods labelled role-name prefill/decode
 
 
 # pkg/plugins/gateway/algorithms/router.go registry; behaviour per research notes §4.
@@ -180,8 +182,17 @@ STRATEGIES = (
     Strategy("least-utilization", Reads.UNPOPULATED, works_on_modern_vllm=False),
     Strategy("least-latency", Reads.PROMETHEUS, works_on_modern_vllm=False),
     Strategy("vtc-basic", Reads.ENGINE_METRICS, ("vllm:num_requests_running",)),
+    # In-flight counts, prefix blocks; throughput and KV usage count as 0 when absent.
+    Strategy("pd", Reads.GATEWAY_STATE, needs_pd_roles=True),
+    # No GPU optimizer writes profiles to Redis in a plain install: all four use least-request.
+    Strategy("slo", Reads.GPU_PROFILE),
+    Strategy("slo-pack-load", Reads.GPU_PROFILE),
+    Strategy("slo-least-load", Reads.GPU_PROFILE),
+    Strategy("slo-least-load-pulling", Reads.GPU_PROFILE),
 )
 STRATEGY_NAMES = tuple(s.name for s in STRATEGIES)
+# Strategies that serve a model of plain (not prefill/decode) pods.
+PLAIN_POOL_STRATEGY_NAMES = tuple(s.name for s in STRATEGIES if not s.needs_pd_roles)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.gateway_plugin.profile import ModelGPUProfile, OutputPredictor
 
 
 class RoutingError(Exception):
@@ -76,6 +77,7 @@ class RoutingContext:
     req_body: bytes = b""
     request_time: float = field(default_factory=time.monotonic)
     target: Pod | None = None
+    pending_load: float = 0.0  # SLO consumption the slo* routers charge to `target` (PendingLoad)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,18 @@ class Cache(Protocol):
 
     def running_requests(self, pod: Pod) -> int:
         """Gateway-local in-flight count (`realtime_num_requests_running`)."""
+        ...
+
+    def pending_load(self, pod: Pod) -> float:
+        """Gateway-local SLO load of in-flight requests (`realtime_normalized_pendings`)."""
+        ...
+
+    def profile(self, model: str, deployment: str) -> ModelGPUProfile | None:
+        """GPU-optimizer profile of `model` on `deployment` (GetModelProfileByDeploymentName)."""
+        ...
+
+    def output_predictor(self, model: str) -> OutputPredictor:
+        """The model's output-length predictor, fed by finished requests (GetOutputPredictor)."""
         ...
 
     def add_request_count(self, ctx: RoutingContext) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from pathlib import Path
 
 import uvloop
 from kubernetes import client
@@ -13,14 +15,27 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.twin import lifecycle
 from brixcheck.twin.build import main as build_main
 from brixcheck.twin.cluster import TwinLayout
+from brixcheck.twin.dataplane import DataPlane
+
+PLUGIN_CHECK_S = 1.0
 
 
-async def _backer(time_factor: float, engine: str) -> int:
-    from brixcheck.twin.dataplane import DataPlane
+async def _keep_plugin_running(dataplane: DataPlane) -> None:
+    """Restart the gateway plugin when it exits (its Deployment's kubelet would)."""
+    while True:
+        await asyncio.sleep(PLUGIN_CHECK_S)
+        try:
+            await asyncio.to_thread(dataplane.plugin.restart_if_dead)
+        except BrixcheckError as exc:
+            logging.getLogger(__name__).error("gateway plugin restart failed: %s", exc)
+
+
+async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> int:
     from brixcheck.twin.pods import PodBacker
 
     layout = TwinLayout.default()
-    dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig)
+    dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig,
+                          Path(gateway_plugin) if gateway_plugin else None)
     await asyncio.to_thread(dataplane.start)
     dataplane.write_addresses(layout.run_dir / "dataplane.json")
     backer = PodBacker(layout.kubeconfig, layout.logs, time_factor, dataplane.update, engine)
@@ -29,9 +44,11 @@ async def _backer(time_factor: float, engine: str) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watching = asyncio.ensure_future(backer.run(layout.run_dir / "backer.ready"))
+    keeping = asyncio.ensure_future(_keep_plugin_running(dataplane))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([watching, stopping], return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
+    keeping.cancel()
     await backer.host.stop_all()
     await asyncio.to_thread(dataplane.stop)
     if watching.done() and not watching.cancelled() and watching.exception():
@@ -41,7 +58,8 @@ async def _backer(time_factor: float, engine: str) -> int:
 
 
 def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str = "",
-              state: str | None = None, engine: str = "emulator") -> int:
+              state: str | None = None, engine: str = "emulator",
+              gateway_plugin: str = "") -> int:
     """Dispatch `brixcheck twin COMMAND`."""
     if time_factor is None:
         time_factor = lifecycle.DEFAULT_TIME_FACTOR[engine]
@@ -50,7 +68,7 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
     if command == "build":
         return build_main([])
     if command == "up":
-        lifecycle.up(nodes, time_factor, engine)
+        lifecycle.up(nodes, time_factor, engine, gateway_plugin)
         return 0
     if command == "down":
         lifecycle.down()
@@ -58,7 +76,7 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
     if command == "status":
         return lifecycle.status()
     if command == "backer":
-        return uvloop.run(_backer(time_factor, engine))
+        return uvloop.run(_backer(time_factor, engine, gateway_plugin))
     raise BrixcheckError(f"unknown twin command {command!r}", "see `brixcheck twin --help`")
 
 

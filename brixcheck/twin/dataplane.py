@@ -2,8 +2,8 @@
 
 Started by the pod backer (the twin's long-lived process) on AIBrix's own loopback ports, and
 fed with the ready endpoints of every model so Envoy's per-model routes (the header-less path)
-follow pod readiness. The AIBrix gateway plugin is absent (docs/twin.md), so routes that need it
-answer 500 from Envoy, as they would with the plugin down.
+follow pod readiness. The AIBrix gateway plugin (the emulator, or the user's binary) runs on
+127.0.0.1:50052 where Envoy sends ext_proc (docs/gateway-plugin.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from brixcheck.errors import BrixcheckError
 from brixcheck.twin import envoy_xds as xds
 from brixcheck.twin.envoy import EnvoyProcess
+from brixcheck.twin.gateway_plugin import GatewayPluginProcess
 from brixcheck.twin.proc import TwinProcessError
 from brixcheck.twin.services import MetadataService, RedisServer, metadata_venv
 
@@ -37,18 +38,24 @@ def _free(port: int) -> bool:
 
 @dataclass
 class DataPlane:
-    """Redis + metadata service + Envoy for one twin."""
+    """Redis + metadata service + gateway plugin + Envoy for one twin."""
 
     work_dir: Path
     kubeconfig: Path
+    plugin_binary: Path | None = None
 
     def __post_init__(self) -> None:
         ports = xds.Ports()
+        self.plugin = GatewayPluginProcess(self.work_dir / "gateway-plugin", self.kubeconfig,
+                                           REDIS_PORT, ports.gateway_plugins,
+                                           binary=self.plugin_binary)
         self.envoy = EnvoyProcess(self.work_dir / "envoy", ports, concurrency=1)
         self.redis = RedisServer(self.work_dir / "redis", REDIS_PORT)
         self.metadata: MetadataService | None = None
         self._ports = {"Envoy listener": ports.listener, "Envoy admin": ports.admin,
-                       "Redis": REDIS_PORT, "metadata service": ports.metadata}
+                       "Redis": REDIS_PORT, "metadata service": ports.metadata,
+                       "gateway plugin": ports.gateway_plugins,
+                       "gateway plugin metrics": self.plugin.metrics_port}
 
     def start(self) -> dict[str, str]:
         """Start all three; return their addresses. A taken port is one clear error."""
@@ -66,6 +73,7 @@ class DataPlane:
             except TwinProcessError as exc:
                 log.warning("metadata service did not start: %s", exc)
                 self.metadata = None
+        self.plugin.start()
         self.envoy.start({})
         return self.addresses()
 
@@ -73,6 +81,9 @@ class DataPlane:
         """Where each part listens (what `twin up` prints)."""
         return {"gateway": self.envoy.url, "envoy_admin": self.envoy.admin_url,
                 "redis": f"127.0.0.1:{REDIS_PORT}",
+                "gateway_plugin": f"{self.plugin.implementation} on 127.0.0.1:"
+                                  f"{self.plugin.grpc_port}",
+                "gateway_plugin_control": self.plugin.control_url,
                 "metadata": self.metadata.url if self.metadata else "not running (make "
                                                                      "twin-metadata)"}
 
@@ -83,6 +94,7 @@ class DataPlane:
     def stop(self) -> None:
         """Stop Envoy, the metadata service and Redis."""
         self.envoy.stop()
+        self.plugin.stop()
         if self.metadata is not None:
             self.metadata.stop()
         self.redis.stop()

@@ -114,13 +114,16 @@ def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
     return names
 
 
-def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator") -> int:
+def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator",
+                 gateway_plugin: str = "") -> int:
     """Start the pod backer in its own session; return its PID once it is watching."""
     ready = layout.run_dir / "backer.ready"
     ready.unlink(missing_ok=True)
     out = (layout.run_dir / "backer.log").open("a")
     cmd = [sys.executable, "-m", "brixcheck.cli", "twin", "backer", "--time-factor",
            str(time_factor), "--engine", engine]
+    if gateway_plugin:
+        cmd += ["--gateway-plugin", str(Path(gateway_plugin).resolve())]
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + BACKER_READY_TIMEOUT_S
     while not ready.exists():
@@ -144,7 +147,7 @@ def stop_pid(pid: int) -> None:
 
 
 def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
-       engine: str = "emulator") -> TwinLayout:
+       engine: str = "emulator", gateway_plugin: str = "") -> TwinLayout:
     """Build if needed, then start the twin (idempotent); return its layout."""
     timings = Timings()
     if engine == "vllm":
@@ -165,7 +168,7 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
             state["backer_pid"] = timings.run(
                 "restart pod backer",
                 lambda: start_backer(layout, float(state.get("time_factor", time_factor)),
-                                     running))
+                                     running, str(state.get("gateway_plugin", ""))))
             layout.state_file.write_text(json.dumps(state))
         _print_up(layout, timings, "already up")
         return layout
@@ -173,9 +176,14 @@ def up(nodes: str = "k3s-rtx4060", time_factor: float = 0.1,
         timings.run("clean half-started twin", lambda: down(quiet=True))
     timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
     timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
-    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor, engine))
+    if gateway_plugin and not Path(gateway_plugin).is_file():
+        raise BrixcheckError(f"--gateway-plugin {gateway_plugin} is not a file",
+                             "pass the path of an AIBrix gateway-plugins executable")
+    pid = timings.run("pod backer", lambda: start_backer(layout, time_factor, engine,
+                                                         gateway_plugin))
     layout.state_file.write_text(json.dumps({"backer_pid": pid, "nodes": nodes,
                                              "time_factor": time_factor, "engine": engine,
+                                             "gateway_plugin": gateway_plugin,
                                              "started": time.time()}))
     _print_up(layout, timings, "up")
     return layout
@@ -200,9 +208,8 @@ def _print_up(layout: TwinLayout, timings: Timings, word: str) -> None:
     print("\n".join(timings.lines()))
     print(f"export KUBECONFIG={layout.kubeconfig}")
     addresses = _read_json(layout.run_dir / "dataplane.json")
-    print(f"gateway: {addresses.get('gateway', '?')} (Envoy: requests with a `model` header "
-          "reach that model's ready pods; the AIBrix gateway plugin cannot be built here, see "
-          "docs/twin.md)")
+    print(f"gateway: {addresses.get('gateway', '?')} (Envoy with the AIBrix gateway plugin: "
+          f"{addresses.get('gateway_plugin', '?')}; docs/gateway-plugin.md)")
     print(f"metadata service: {addresses.get('metadata', '?')}")
 
 

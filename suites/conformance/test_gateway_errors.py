@@ -65,7 +65,8 @@ STRATEGY_CASES = [Case(
     checks="aibrix-v0.5.0 §4, §5",
     remedy="`kubectl -n aibrix-system logs deploy/aibrix-gateway-plugins`; check the model pods "
            "carry model.aibrix.ai/name and model.aibrix.ai/port",
-    capabilities=frozenset({Capability.AIBRIX_GATEWAY})) for name in aibrix.STRATEGY_NAMES]
+    capabilities=frozenset({Capability.AIBRIX_GATEWAY}))
+    for name in aibrix.PLAIN_POOL_STRATEGY_NAMES]
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.case(ERROR_CASES[r.condition]),
@@ -102,7 +103,7 @@ def _ready_pods(target: Target, model: ModelDeployment) -> set[str]:
 
 @pytest.mark.parametrize("strategy", [
     pytest.param(name, marks=pytest.mark.case(case), id=name)
-    for name, case in zip(aibrix.STRATEGY_NAMES, STRATEGY_CASES, strict=True)])
+    for name, case in zip(aibrix.PLAIN_POOL_STRATEGY_NAMES, STRATEGY_CASES, strict=True)])
 def test_strategy_answers_with_target_pod(strategy: str, target: Target,
                                           request: pytest.FixtureRequest):
     gateway_client, model = _deployed(request)

@@ -1,0 +1,79 @@
+"""vtc-basic (fairness by user token totals) and prefix-cache-preble (radix tree + cost model)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from brixcheck.gateway_plugin.algorithms.preble import PrebleRouter, RadixTree
+from brixcheck.gateway_plugin.algorithms.vtc import TokenTracker, VTCBasicRouter
+from tests.unit.gateway_plugin.conftest import make_ctx
+
+
+def test_vtc_without_user_routes_at_random_and_says_so(cache, pods, caplog):
+    router = VTCBasicRouter(cache)
+    with caplog.at_level(logging.WARNING, logger="brixcheck.gateway_plugin"):
+        counts = Counter(router.route(make_ctx(), pods).name for _ in range(300))
+    assert min(counts.values()) > 60
+    assert "user is nil" in caplog.text
+
+
+def test_vtc_moves_a_heavy_user_away_from_a_light_one(cache, pods):
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    router.tracker.add("heavy", 4000, 4000)  # 12000 weighted tokens; bounds become 12000
+    light = Counter(router.route(make_ctx("hi", user="light"), pods).name for _ in range(50))
+    assert light == {"pod-0": 50}  # normalised 0 -> index 0
+    router2 = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    router2.tracker.add("heavy", 4000, 4000)
+    router2.tracker.add("light", 10, 10)
+    heavy = router2.route(make_ctx("hi", user="heavy"), pods)
+    assert heavy.name == "pod-2"  # 12000 / max(1000, 6015) ~ 2 -> last index
+
+
+def test_vtc_counts_engine_load_when_exported(cache, pods):
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    router.utilization_weight = 2.0  # AIBRIX_ROUTER_VTC_BASIC_UTILIZATION_WEIGHT
+    idle = Counter(router.route(make_ctx("x", user=""), pods).name for _ in range(20))
+    assert idle == {"pod-0": 20}  # user with no tokens: index 0
+    cache.set_pod_metrics(pods[0], {"num_requests_running": 100.0}, {})  # utilisation 1.0
+    busy = Counter(router.route(make_ctx("x", user=""), pods).name for _ in range(50))
+    assert busy == {"pod-1": 50}  # pod-0: 0 + 2 x 1.0; pod-1: 1 + 0 (+ noise < 0.1 each)
+
+
+def test_token_window_drops_old_buckets():
+    now = [0.0]
+    tracker = TokenTracker(clock=lambda: now[0])
+    tracker.add("u", 100, 0)
+    now[0] = 200.0
+    tracker.add("u", 10, 0)
+    assert tracker.tokens("u") == 110.0
+    now[0] = 301.0  # window 5 minutes: the first bucket (t=0) is out
+    assert tracker.tokens("u") == 10.0
+
+
+def test_radix_tree_reports_the_matched_part_and_splits_edges():
+    tree = RadixTree(clock=lambda: 0.0)
+    leaf, matched = tree.insert(b"abcdef")
+    assert (matched, leaf.context_length) == (0, 6)
+    node, matched = tree.insert(b"abcxyz")
+    assert matched == 3
+    assert node.parent is not None
+    assert node.parent.key == b"abc"
+    node, matched = tree.insert(b"abc")
+    assert (matched, node.key) == (3, b"abc")
+
+
+def test_preble_sends_a_mostly_matching_prompt_to_the_pod_that_has_it(cache, pods):
+    router = PrebleRouter(cache, clock=lambda: 0.0)
+    prompt = "system: you are a careful assistant. " * 10
+    owner = router.route(make_ctx(prompt + "first"), pods)
+    for i in range(5):
+        assert router.route(make_ctx(prompt + f"question {i}"), pods) is owner
+
+
+def test_preble_spreads_unmatched_prompts_by_cost(cache, pods):
+    router = PrebleRouter(cache, clock=lambda: 0.0)
+    chosen = Counter(router.route(make_ctx(f"{i} distinct words {i * 7919}"), pods).name
+                     for i in range(30))
+    assert len(chosen) == 3
+    assert max(chosen.values()) <= 12
