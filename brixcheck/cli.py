@@ -104,7 +104,8 @@ def _compare_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     compare = commands.add_parser(
         "compare", help="nightly gate: flag significant regressions between two stored runs",
         description="Exit 1 when a metric of the candidate is significantly worse than the "
-                    "baseline (one-sided test at --alpha) by more than its tolerance, else 0.")
+                    "baseline (one-sided test at --alpha) by more than its tolerance, 2 when "
+                    "it cannot judge (no or damaged history, candidate not VALID), else 0.")
     compare.add_argument("--db", default=None,
                          help="results history (SQLite path; default: the one benchmark runs "
                               f"write, {HISTORY_NAME} in reports/)")
