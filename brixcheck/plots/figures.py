@@ -269,7 +269,7 @@ def engine_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
                 # dashes and markers per pod: equal loads overlap and stay distinguishable
                 ax.plot(points["t_s"], points[column], label=str(pod), drawstyle="steps-post",
                         linestyle=POD_STYLES[n % len(POD_STYLES)], marker=POD_MARKERS[
-                            n % len(POD_MARKERS)], markevery=0.1, alpha=0.85)
+                            n % len(POD_MARKERS)], markevery=max(1, len(points) // 10), alpha=0.85)
             if warmup_s:
                 ax.axvline(warmup_s, linestyle="--", color="grey")
             ax.set_title(f"{group}: {label}", fontsize="small")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,7 @@ from brixcheck.bench.incluster import DEFAULT_IMAGE, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.reporting import environment_stamp, guard_breaches, report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir, run_once
-from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
+from brixcheck.bench.scenario import ROUTER_PREFIX, Scenario, discover_all, is_router, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.bench.terminal import leaderboard_table, summary_table
 from brixcheck.conformance.model import Capability
@@ -35,6 +36,7 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.terminal import terminal_line
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
+from brixcheck.routers import vllm_router
 from brixcheck.target import Target
 
 SCENARIOS, BAD_FILES = discover_all(scenario_dir())
@@ -105,12 +107,30 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     def progress(line: str) -> None:
         terminal_line(config, line)
 
-    if interval <= 0:
-        return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
-    samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
-    with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-        result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
+    with ExitStack() as stack:
+        if is_router(strategy):  # the router in front of the same pods, instead of the gateway
+            log = records_dir(scenario, strategy, repeat, out, level).with_suffix(".router.log")
+            router = stack.enter_context(vllm_router.running(
+                list(_engine_urls(target, model).values()),
+                strategy.removeprefix(ROUTER_PREFIX), log))
+            host, headers = router.url, {}
+        if interval <= 0:
+            return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
+        samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
+        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+            result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
     return dataclasses.replace(result, telemetry=samples)
+
+
+def _require_loopback_pods(target: Target, model: ModelDeployment) -> None:
+    """vllm-router runs on this machine, in front of pods it can reach on loopback only."""
+    urls = list(_engine_urls(target, model).values())
+    try:
+        vllm_router.check_loopback(urls)
+    except BrixcheckError as exc:
+        pytest.skip(f"NOT-SUPPORTED: {exc.args[0]} (vllm-router runs here on the twin only)")
+    if len(urls) < 2:
+        pytest.skip(f"NOT-SUPPORTED: a router needs >= 2 model pods, found {len(urls)}")
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +149,10 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
             continue
         missing = _unfinished(scenario, done, saturated)
         partial = f"{missing} runs did not finish" if missing else ""
-        info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
-                        partial)
+        environment = environment_stamp(target.environment, scenario, image)
+        if any(is_router(s) for s in scenario.strategies):
+            environment["vllmRouter"] = f"vllm-router {vllm_router.installed_version()} (PyPI)"
+        info = run_info(run_id, scenario, environment, partial)
         try:
             paths = report_scenario(scenario, done, info, out,
                                     Path(request.config.getoption("--history-db")))
@@ -185,7 +207,9 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
     if where == "cluster" and Capability.CONTAINER_RUNTIME not in target.capabilities:
         pytest.skip("NOT-SUPPORTED: in-cluster load needs pods that run containers "
                     f"({target.describe_missing([Capability.CONTAINER_RUNTIME.value])})")
-    if strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
+    if is_router(strategy):
+        _require_loopback_pods(target, model)
+    elif strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:
