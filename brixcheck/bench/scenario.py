@@ -113,6 +113,15 @@ class Guards(_Strict):
         None, gt=0, description="sweeps: a level whose TTFT p99 passes this is saturated too")
 
 
+class Slo(_Strict):
+    """A named set of latency thresholds a request must meet to count as good (goodput)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="kebab-case name")
+    ttft_ms: float | None = Field(None, gt=0, description="TTFT limit")
+    tpot_ms: float | None = Field(None, gt=0, description="time per output token limit")
+    e2e_ms: float | None = Field(None, gt=0, description="end-to-end latency limit")
+
+
 class Scenario(_Strict):
     """One benchmark scenario."""
 
@@ -124,6 +133,8 @@ class Scenario(_Strict):
     load: Load
     repeats: int = Field(1, ge=1, description="runs per strategy, interleaved")
     guards: Guards = Guards()
+    slos: list[Slo] = Field(default_factory=list, description="goodput SLO sets, the first "
+                            "ranks the strategy table (default: strict, interactive, relaxed)")
 
     @field_validator("strategies")
     @classmethod
