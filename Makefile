@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
 # With KUBECONFIG set the twin is not used, so its Debian packages and metadata venv are not needed.
+# On the twin, three GPU nodes: the strategy cases need two or more Ready pods of the model.
 conformance: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## the main job: the conformance suite (the twin unless KUBECONFIG; built on first use)
-	$(BIN)/brixcheck conformance
+	$(BIN)/brixcheck conformance --twin-nodes three-gpu
 
 shootout: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## strategy shoot-out: every AIBrix strategy and 3 vllm-router policies, two workloads (the twin unless KUBECONFIG)
 	$(BIN)/brixcheck bench --compare-strategies --twin-nodes three-gpu \

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 from kubernetes import client
 from kubernetes.stream import portforward
 
@@ -161,3 +162,58 @@ def gateway_address(core: client.CoreV1Api, port_forward: bool = False) -> Itera
                              f"port-forward to pod {pod.metadata.name}:{target_port}")
     finally:
         relay.close()
+
+
+def has_model_route(api_client: client.ApiClient | object, model: str) -> bool:
+    """True when the HTTPRoute ``aibrix-system/<model>-router`` exists (AIBrix's model-router
+    controller creates it; the plugin checks it for every request without a strategy).
+
+    Args:
+        api_client: an ApiClient, or a Target (its api_client is used).
+        model: the model name.
+    """
+    api = getattr(api_client, "api_client", api_client)
+    try:
+        client.CustomObjectsApi(api).get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", aibrix.SYSTEM_NAMESPACE, "httproutes",
+            f"{model}{aibrix.MODEL_ROUTE_SUFFIX}", _request_timeout=10)
+    except client.exceptions.ApiException:
+        return False
+    return True
+
+
+PROBE_BODY = ('{"model": "%s", "messages": [{"role": "user", "content": "probe"}], '
+              '"max_tokens": 1}')
+
+
+def probe_gateway(url: str, model: str, timeout_s: float = 30.0) -> tuple[bool, str]:
+    """Does the gateway route by strategy? A `routing-strategy: random` request must come back
+    with a `target-pod` header. Returns (capable, why not).
+
+    Args:
+        url: the gateway's base URL.
+        model: a deployed model's name.
+        timeout_s: bound on the request.
+    """
+    try:
+        reply = httpx.post(f"{url}/v1/chat/completions", content=PROBE_BODY % model,
+                           headers={"routing-strategy": "random",
+                                    "content-type": "application/json"},
+                           timeout=timeout_s, trust_env=False)
+    except httpx.HTTPError as exc:
+        return False, f"the strategy probe request failed: {exc}"
+    if reply.headers.get(aibrix.HEADER_TARGET_POD):
+        return True, ""
+    return False, (f"a routing-strategy request came back {reply.status_code} without a "
+                   f"target-pod header: {reply.text[:120]!r}")
+
+
+def gateway_implementation(core_apps: client.AppsV1Api) -> str:
+    """The image of AIBrix's gateway-plugins Deployment, or '' when it is not there."""
+    try:
+        deployment = core_apps.read_namespaced_deployment(aibrix.GATEWAY_PLUGINS_SERVICE,
+                                                          aibrix.SYSTEM_NAMESPACE,
+                                                          _request_timeout=10)
+    except client.exceptions.ApiException:
+        return ""
+    return ", ".join(c.image for c in deployment.spec.template.spec.containers)

@@ -26,7 +26,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 PROBE_TIMEOUT_S = (5.0, 10.0)  # connect, read
 TWIN_LACKS = {
     Capability.AIBRIX_STACK: "AIBrix's Go module cannot be fetched here (docs/twin.md)",
-    Capability.AIBRIX_GATEWAY: "AIBrix's gateway plugin cannot be built here (docs/twin.md)",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
     Capability.CONTAINER_RUNTIME: "the twin has no container runtime: only model pods run, "
@@ -45,6 +44,7 @@ class Target:
     capabilities: set[Capability] = field(default_factory=set)
     environment: dict[str, Any] = field(default_factory=dict)
     time_scale: float = 1.0
+    probe_reasons: dict[Capability, str] = field(default_factory=dict)
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -58,9 +58,10 @@ class Target:
 
     def describe_missing(self, missing: list[str]) -> str:
         """Why the target lacks these capabilities, for a NOT-SUPPORTED reason."""
-        if self.kind == "twin":
-            return "; ".join(TWIN_LACKS.get(Capability(m), m) for m in missing)
-        return "not detected on this cluster"
+        reasons = [self.probe_reasons.get(Capability(m)) or (
+            TWIN_LACKS.get(Capability(m), m) if self.kind == "twin"
+            else "not detected on this cluster") for m in missing]
+        return "; ".join(reasons)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -133,7 +134,7 @@ def _capabilities(kind: str, nodes: list[client.V1Node]) -> set[Capability]:
         found.add(Capability.GPU_NODES)
     if kind != "twin":
         found |= set(TWIN_LACKS)
-    return found
+    return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.gateway.probe_gateway)
 
 
 def _environment(kind: str, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:

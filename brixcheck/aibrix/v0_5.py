@@ -197,7 +197,12 @@ PLAIN_POOL_STRATEGY_NAMES = tuple(s.name for s in STRATEGIES if not s.needs_pd_r
 
 @dataclass(frozen=True)
 class GatewayError:
-    """One row of the gateway's error contract (v0.5.0 code)."""
+    """One row of the gateway's error contract (v0.5.0 code).
+
+    `value` is the header's value (``{strategy}``/``{model}`` filled in per request);
+    `json_type` is False for rows built with util.go buildErrorResponse, which sets no
+    Content-Type (Envoy's local reply then says text/plain).
+    """
 
     condition: str
     status: int
@@ -205,21 +210,24 @@ class GatewayError:
     message: str
     code: str | None = None
     param: str | None = None
+    value: str = "true"
+    json_type: bool = True
 
 
 ERRORS = (
     GatewayError("routing-strategy not registered", 400, "x-error-invalid-routing-strategy",
-                 "incorrect routing strategy", param="routing-strategy"),
+                 "incorrect routing strategy", param="routing-strategy", value="{strategy}"),
     GatewayError("model missing or unknown", 400, "x-error-no-model-backends",
-                 "model {model} does not exist", code="model_not_found", param="model"),
+                 "model {model} does not exist", code="model_not_found", param="model",
+                 value="{model}"),
     GatewayError("model known, no routable pod", 503, "x-error-no-model-backends",
                  "error on getting pods for model {model}", code="service_unavailable"),
     GatewayError("body not JSON", 400, "x-error-request-body-processing",
-                 "error processing request body"),
+                 "error processing request body", json_type=False),
     GatewayError("chat without messages", 400, "x-error-request-body-processing",
-                 "no messages in the request body", param="messages"),
+                 "no messages in the request body", param="messages", json_type=False),
     GatewayError("stream not boolean", 400, "x-error-stream", "stream incorrectly set",
-                 param="stream"),
+                 param="stream", value="stream incorrectly set", json_type=False),
     GatewayError("user not in Redis", 500, "x-error-user", "redis: nil"),
     GatewayError("RPM reached", 429, "x-error-rpm-exceeded",
                  "user: {user} has exceeded RPM: {rpm}", code="rate_limit_exceeded"),
@@ -243,6 +251,10 @@ KNOWN_BUGS = {
     "completions-stream": KnownBug("completions-stream", "stream: true on /v1/completions is "
                                    "parsed as one JSON at the end (x-error-response-unmarshal)",
                                    "v0.6.0"),
+    "error-content-type": KnownBug("error-content-type", "the plugin sets Content-Type: "
+                                   "application/json on its error answers through "
+                                   "HeaderValue.value, which Envoy's ext_proc does not read (it "
+                                   "reads raw_value): the header arrives empty", None),
     "metric-names": KnownBug("metric-names", "metric-driven strategies read vLLM V0 names and "
                              "silently route at random on vLLM >= 0.11", "v0.6.0 (partly)"),
 }

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from brixcheck.conformance.model import Case, CaseResult, Outcome
+from brixcheck.conformance.model import Capability, Case, CaseResult, Outcome
 
 SCHEMA_VERSION = "brixcheck.conformance/v1alpha1"
 NOT_SUPPORTED_PREFIX = "NOT-SUPPORTED: "
@@ -49,6 +49,8 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
     if case.known_issue:
         request.node.add_marker(pytest.mark.xfail(reason=case.known_issue, strict=True))
     target = request.getfixturevalue("target")
+    if Capability.AIBRIX_GATEWAY in case.capabilities:
+        request.getfixturevalue("gateway_probe")  # probed once, on first need
     request.config.stash[ENVIRONMENT] = target.environment
     request.config.stash[TARGET] = target
     missing = sorted(set(case.capabilities) - set(target.capabilities))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import redis.asyncio as aioredis
 import uvloop
@@ -52,9 +54,17 @@ def _refresh_s() -> float:
         return DEFAULT_REFRESH_MS / 1000
 
 
+def _static_pods(path: str) -> list[Pod]:
+    """Pods from a JSON list of {name, namespace, ip, labels} (emulator only, no cluster)."""
+    items = json.loads(Path(path).read_text())
+    return [Pod(name=i["name"], namespace=i.get("namespace", "default"), ip=i["ip"],
+                labels=i["labels"]) for i in items]
+
+
 async def run(args: argparse.Namespace) -> int:
     """Start everything, serve until SIGTERM/SIGINT, stop gracefully."""
-    api = _api_client(args.kubeconfig)
+    # With --static-pods a kubeconfig still serves the HTTPRoute check, when one is given.
+    api = _api_client(args.kubeconfig) if args.kubeconfig or not args.static_pods else None
     redis = aioredis.Redis(host=os.environ.get("REDIS_HOST", "localhost"),
                            port=int(os.environ.get("REDIS_PORT", "6379")),
                            password=os.environ.get("REDIS_PASSWORD") or None)
@@ -71,8 +81,12 @@ async def run(args: argparse.Namespace) -> int:
         cache.set_pods(pods)
         scraper.pods = pods
 
-    watch = PodWatch(api, publish, loop)
-    watch.start()
+    watch = None
+    if args.static_pods:
+        publish(_static_pods(args.static_pods))
+    else:
+        watch = PodWatch(api, publish, loop)
+        watch.start()
     scraping = asyncio.ensure_future(scraper.run())
     host, port = _host_port(args.metrics_bind_address)
     control = await asyncio.start_server(ControlServer(plugin).handle, host, port)
@@ -82,7 +96,8 @@ async def run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.warning("signal received, initiating graceful shutdown...")
-    watch.stop()
+    if watch is not None:
+        watch.stop()
     scraping.cancel()
     control.close()
     await grpc_server.stop(grace=5)
@@ -99,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metrics-bind-address", default=":8080")
     parser.add_argument("--kubeconfig", default="")
     parser.add_argument("-v", type=int, default=0, help="log verbosity, as klog's -v")
+    parser.add_argument("--static-pods", metavar="JSON", default="",
+                        help="emulator only: a fixed pod list instead of the API server's "
+                             "(benchmarks without a cluster)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.v >= 4 else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(message)s", stream=sys.stderr)

@@ -1,36 +1,32 @@
-"""Where the core gets its cache and strategies: the algorithms package when present, else the
-interim random-only stand-in (`interim.py`). The names the plugin accepts come from here too.
+"""What the core needs from the algorithms package (the contract): the registered names, the
+cache, `select_pod` and the degrade fault. `pd` posts the prefill request inside its router, so
+that one runs in a worker thread instead of on the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
+from brixcheck.gateway_plugin.algorithms import ROUTERS, select_pod, set_degraded
+from brixcheck.gateway_plugin.state import GatewayCache
 from brixcheck.gateway_plugin.types import Pod, RoutingContext
 
-SelectPod = Callable[[str, RoutingContext, Sequence[Pod], Any], Pod]
-
-try:  # the algorithms branch provides these (docs/gateway-plugin.md, the contract)
-    from brixcheck.gateway_plugin.algorithms import ROUTERS, select_pod, set_degraded
-    from brixcheck.gateway_plugin.state import GatewayCache as _Cache
-
-    STRATEGY_NAMES: tuple[str, ...] = tuple(ROUTERS)
-    IMPLEMENTATION = "algorithms"
-except ImportError:  # pragma: no cover - only before the algorithms branch is merged
-    from brixcheck.gateway_plugin.interim import STRATEGIES as STRATEGY_NAMES
-    from brixcheck.gateway_plugin.interim import InterimCache as _Cache
-    from brixcheck.gateway_plugin.interim import select_pod
-
-    IMPLEMENTATION = "interim-random"
-
-    def set_degraded(names: set[str]) -> None:
-        """Every strategy is random already."""
+STRATEGY_NAMES: tuple[str, ...] = tuple(ROUTERS)
+BLOCKING_STRATEGIES = frozenset({"pd"})
 
 
-def new_cache() -> Any:
+def new_cache() -> GatewayCache:
     """A fresh gateway-local cache."""
-    return _Cache()
+    return GatewayCache()
 
 
-__all__ = ["IMPLEMENTATION", "STRATEGY_NAMES", "new_cache", "select_pod", "set_degraded"]
+async def select(ctx: RoutingContext, ready: Sequence[Pod], cache: Any) -> Pod:
+    """select_pod for the request's strategy, off the loop when the router does I/O."""
+    if ctx.algorithm in BLOCKING_STRATEGIES:
+        return await asyncio.to_thread(select_pod, ctx.algorithm, ctx, ready, cache)
+    return select_pod(ctx.algorithm, ctx, ready, cache)
+
+
+__all__ = ["STRATEGY_NAMES", "new_cache", "select", "set_degraded"]

@@ -44,9 +44,9 @@ class Plugin:
         self.faults = Faults()
         self.requests = 0
 
-    def select(self, ctx: RoutingContext, ready: Sequence[Pod]) -> Pod:
+    async def select(self, ctx: RoutingContext, ready: Sequence[Pod]) -> Pod:
         """The contract's select_pod (single-pod shortcut, router, RoutingError)."""
-        return routing.select_pod(ctx.algorithm, ctx, ready, self.cache)
+        return await routing.select(ctx, ready, self.cache)
 
     def reported_target(self, ctx: RoutingContext | None) -> str:
         """The `target-pod` answered to the client; the wrong-target fault names another pod."""
@@ -66,13 +66,20 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):
         self.plugin = plugin
 
     async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],  # noqa: N802
-                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
-        """Answer each phase in order; account the request as ended however the stream ends."""
+                      context: grpc.aio.ServicerContext) -> None:
+        """Answer each phase in order; account the request as ended however the stream ends.
+
+        Uses the context's read/write calls rather than an async generator: fewer wrappers on
+        the per-chunk path.
+        """
         request = Request(self.plugin)
         self.plugin.requests += 1
         faults = self.plugin.faults
         try:
-            async for message in request_iterator:
+            while True:
+                message = await context.read()
+                if message is grpc.aio.EOF:
+                    return
                 kind = message.WhichOneof("request")
                 if kind == "request_headers":
                     answer = await request.request_headers(message.request_headers)
@@ -89,7 +96,7 @@ class ExternalProcessor(pb_grpc.ExternalProcessorServicer):
                     continue
                 if faults.error_header and answer.HasField("immediate_response"):
                     apply_error_fault(answer, faults.error_header)
-                yield answer
+                await context.write(answer)
         finally:
             request.finish(0, 0)
 
@@ -124,12 +131,13 @@ class ControlServer:
             return 200, self._metrics().encode()
         if path == "/brixcheck/version":
             return 200, json.dumps({"implementation": EMULATOR_VERSION,
-                                    "strategies": routing.IMPLEMENTATION}).encode()
+                                    "strategies": list(routing.STRATEGY_NAMES)}).encode()
         if path != "/brixcheck/faults":
             return 404, b"not found"
         if method == "PUT":
-            self.plugin.faults.update(json.loads(body or b"{}"))
-            routing.set_degraded(set(self.plugin.faults.degraded))
+            changes = json.loads(body or b"{}")
+            routing.set_degraded(set(changes.get("degraded", self.plugin.faults.degraded)))
+            self.plugin.faults.update(changes)
             if self.plugin.faults.crash:
                 log.error("fault: crash requested; exiting with code 2")
                 os._exit(2)

@@ -199,7 +199,7 @@ def routing_pool(target: Target, model: ModelDeployment,
 
 
 def _pool(request: pytest.FixtureRequest) -> Pool:
-    """Deployed only once the case gate let the test run (as in test_gateway_errors)."""
+    """Deployed only once the case gate let the test run (as in test_plugin_errors)."""
     return request.getfixturevalue("routing_pool")
 
 

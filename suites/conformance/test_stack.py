@@ -49,7 +49,9 @@ GATEWAY_SERVICE = Case(
     checks="aibrix-v0.5.0 §2.4; seed §5",
     remedy="check `kubectl -n envoy-gateway-system get svc,deploy` and that the Gateway "
            "aibrix-eg is Programmed",
-    capabilities=frozenset({Capability.AIBRIX_GATEWAY}),
+    # Envoy Gateway's objects come with the installed stack; the plugin (AIBrixGateway) is
+    # probed separately and runs on the twin without them.
+    capabilities=frozenset({Capability.AIBRIX_STACK}),
     diagnoses=("TraefikHoldsPort80",),
 )
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 from brixcheck.twin import lifecycle
@@ -63,3 +64,19 @@ def namespace(core: client.CoreV1Api) -> Iterator[str]:
     core.delete_namespace(name)
     wait_until(lambda: not core.list_namespaced_pod(name).items, 60,
                f"pods of {name} to go")
+
+
+@pytest.fixture(scope="module")
+def more_gpus(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[list[str]]:
+    """Add the three-gpu profile's nodes whose pod CIDR is still free to the running twin (for
+    two or more model pods, each on its own virtual GPU); removed when the module ends."""
+    used = {n.spec.pod_cidr for n in core.list_node().items}
+    names = []
+    for node in yaml.safe_load_all((lifecycle.NODE_PROFILES / "three-gpu.yaml").read_text()):
+        if node["spec"]["podCIDR"] in used:
+            continue
+        core.create_node(node)
+        names.append(node["metadata"]["name"])
+    yield names
+    for name in names:
+        core.delete_node(name)

@@ -25,10 +25,15 @@ def test_conformance_suite_on_the_twin(twin, tmp_path: Path):
     assert report["schemaVersion"] == "brixcheck.conformance/v1alpha1"
     assert report["environment"]["target"] == "twin"
     outcomes = {case["id"]: case["outcome"] for case in report["cases"]}
-    gateway_cases = {c for c in outcomes if c.startswith(("GatewayError", "Strategy"))}
-    assert len(gateway_cases) == 6 + 11, gateway_cases  # error-table rows, v0.5.0 strategies
+    errors = {c for c in outcomes if c.startswith("GatewayError") and c != "GatewayErrorsSayJson"}
+    strategies = {c for c in outcomes if c.startswith("Strategy")}
+    assert len(errors) == 9, errors  # every row of v0.5.0's error table runs on the emulator
+    assert {outcomes[c] for c in errors} == {"PASS"}, {c: outcomes[c] for c in errors}
+    assert len(strategies) == 16, strategies  # all 16 of v0.5.0's strategies, pd included
+    # The default twin has one GPU: one Ready pod, which v0.5.0 routes without its router.
     assert {c for c, o in outcomes.items() if o == "NOT-SUPPORTED"} == \
-        NOT_SUPPORTED_ON_TWIN | gateway_cases
+        NOT_SUPPORTED_ON_TWIN | strategies | {"HeaderLessRequestsAreNotRateLimited"}
+    assert outcomes["GatewayErrorsSayJson"] == "SKIP"  # known v0.5.0 issue, strict xfail
     assert "FAIL" not in outcomes.values()
     assert 'name="case"' in junit.read_text()
     assert "brixcheck conformance" in run.stdout

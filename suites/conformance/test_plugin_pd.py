@@ -1,0 +1,114 @@
+"""The `pd` strategy (prefill/decode disaggregation): v0.5.0 sends the request to a prefill pod
+first, then answers with a decode pod of the same roleset as `target-pod`
+(pkg/plugins/gateway/algorithms/pd.go). Pods are told apart by the `role-name` label within a
+`roleset-name`; the case deploys one prefill and one decode pod of the run's model under their
+own model name (so the model's Deployment does not adopt them), and removes them afterwards.
+The prefill answer must carry `kv_transfer_params` as an object: an engine without a KV connector
+(`--kv-transfer-config`) answers null there and v0.5.0 then refuses the request with 503
+`x-error-routing` (pd_disaggregation.go), so the case needs a model started with one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
+from brixcheck.kube import OWNER_LABELS
+from brixcheck.model import ModelDeployment
+from brixcheck.target import Target
+
+ROLESET = "brixcheck-rs"
+READY_TIMEOUT_S = 300.0
+PD = Case(
+    id="StrategyPdAnswersWithDecodePod",
+    description="routing-strategy pd, with one prefill and one decode pod (labels roleset-name, "
+                "role-name), answers 200 with target-pod naming the decode pod.",
+    checks="aibrix-v0.5.0 §4 (pd.go)",
+    remedy="label prefill and decode pods with roleset-name and role-name (prefill/decode), as "
+           "AIBrix's StormService does; `kubectl -n aibrix-system logs "
+           "deploy/aibrix-gateway-plugins` shows the prefill request",
+    capabilities=frozenset({Capability.AIBRIX_GATEWAY, Capability.GPU_NODES}))
+
+
+def _served_as(args: list[str], name: str) -> list[str]:
+    out = list(args)
+    if "--served-model-name" in out:
+        out[out.index("--served-model-name") + 1] = name
+    else:
+        out += ["--served-model-name", name]
+    return out
+
+
+def _pd_pod(model: ModelDeployment, name: str, role: str) -> dict:
+    container = copy.deepcopy(model.container)
+    container["args"] = _served_as(list(container.get("args") or []), name)
+    labels = {aibrix.LABEL_MODEL_NAME: name, aibrix.LABEL_PORT: str(aibrix.DEFAULT_MODEL_PORT),
+              "roleset-name": ROLESET, "role-name": role, **OWNER_LABELS}
+    template = model.deployment["spec"]["template"]["spec"]
+    spec = {k: v for k, v in template.items() if k != "containers"}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"{name}-{role}", "labels": labels},
+            "spec": {**spec, "containers": [container]}}
+
+
+def _ready_ips(target: Target, namespace: str, name: str) -> dict[str, str]:
+    pods = target.core.list_namespaced_pod(
+        namespace, label_selector=f"{aibrix.LABEL_MODEL_NAME}={name}").items
+    return {p.metadata.labels["role-name"]: f"{p.status.pod_ip}:{aibrix.DEFAULT_MODEL_PORT}"
+            for p in pods if any(c.type == "Ready" and c.status == "True"
+                                 for c in p.status.conditions or [])}
+
+
+@pytest.fixture
+def pd_pods(target: Target, model: ModelDeployment) -> Iterator[tuple[str, dict[str, str]]]:
+    if "--kv-transfer-config" not in " ".join(model.container.get("args") or []):
+        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs engines with a KV connector "
+                    "(--kv-transfer-config); without one v0.5.0 answers 503 x-error-routing "
+                    "(the prefill answer's kv_transfer_params is null)")
+    free = sum(int((n.status.allocatable or {}).get("nvidia.com/gpu", "0"))
+               for n in target.core.list_node().items) - 1
+    if free < 2:
+        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs a prefill and a decode pod beside the "
+                    f"model's: {free} GPU free (on the twin: --twin-nodes three-gpu)")
+    name = f"{model.name}-pd"
+    for role in ("prefill", "decode"):
+        target.core.create_namespaced_pod(model.namespace, _pd_pod(model, name, role))
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S * target.time_scale
+        while len(_ready_ips(target, model.namespace, name)) < 2:
+            if time.monotonic() > deadline:
+                pytest.fail("the prefill and decode pods did not become Ready")
+            time.sleep(1)  # polls the Ready condition
+        yield name, _ready_ips(target, model.namespace, name)
+    finally:
+        for role in ("prefill", "decode"):
+            target.core.delete_namespaced_pod(f"{name}-{role}", model.namespace,
+                                              grace_period_seconds=0)
+
+
+@pytest.mark.case(PD)
+def test_pd_answers_with_the_decode_pod(request: pytest.FixtureRequest):
+    gateway_client = request.getfixturevalue("gateway_client")
+    name, ips = request.getfixturevalue("pd_pods")
+    body = json.dumps({"model": name, "max_tokens": 4,
+                       "messages": [{"role": "user", "content": "hi"}]})
+    deadline = time.monotonic() + 30
+    while True:
+        built = gateway_client.build_request("POST", "/v1/chat/completions", content=body,
+                                             headers={"routing-strategy": "pd",
+                                                      "content-type": "application/json"})
+        built.headers.pop("model", None)
+        response = gateway_client.send(built)
+        if response.status_code != 400 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # until the plugin's pod watch has the new pods
+    assert response.status_code == 200, f"pd: {response.status_code} {response.text[:200]}"
+    assert response.headers.get("target-pod") == ips["decode"], (
+        f"target-pod {response.headers.get('target-pod')!r}, decode pod {ips['decode']}")
