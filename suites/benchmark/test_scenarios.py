@@ -209,7 +209,7 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
                     f"({target.describe_missing([Capability.CONTAINER_RUNTIME.value])})")
     if is_router(strategy):
         _require_loopback_pods(target, model)
-    elif strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
+    elif strategy != "baseline" and not request.getfixturevalue("gateway_probe"):
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:
