@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from brixcheck.analysis import AnalysisOptions, analyze
@@ -108,3 +109,18 @@ def test_interval_bars_start_at_zero_and_cover_the_estimate(result):
 
 def test_bootstrap_statistic_ci_of_nothing_is_undefined():
     assert all(np.isnan(bootstrap_statistic_ci(np.empty(0), 50)))
+
+
+def test_a_sweep_gets_a_row_per_strategy_and_level():
+    frames = [shootout_frame(repeats=1).assign(rate_per_s=rate, intended_s=lambda f, r=rate:
+                                               f["intended_s"] + r * 10_000)
+              for rate in (10.0, 20.0)]
+    result = analyze(pd.concat(frames, ignore_index=True),
+                     AnalysisOptions(by=("strategy", "repeat", "rate_per_s"), warmup_s=2.0,
+                                     sweep=True))
+    board = benchmark_document(result, RunInfo("t", "2026-01-01T00:00:00Z"))["leaderboard"]
+    assert sorted({r["within"] for r in board["rows"]}) == ["rate_per_s=10.0",
+                                                            "rate_per_s=20.0"]
+    assert len(board["rows"]) == 8
+    level = [r for r in board["rows"] if r["within"] == "rate_per_s=10.0"]
+    assert level[0]["versusBaseline"] or level[0]["baseline"]
