@@ -228,6 +228,19 @@ class BenchmarkResult:
     versus_baseline: list[PairedDifference] = field(default_factory=list)
 
 
+def _balance_from_engines(summary: pd.DataFrame, engine_pods: pd.DataFrame) -> None:
+    """Groups whose responses named no pod (a router without `target-pod`) take their request
+    balance from the engines' own finished-request counters, where telemetry has them."""
+    if engine_pods.empty:
+        return
+    for index, row in summary[summary["pods"] == 0].iterrows():
+        counts = engine_pods.loc[engine_pods["group"] == row["group"], "requests"].dropna()
+        if len(counts) and counts.sum() > 0:
+            indices = balance_indices(counts)
+            summary.loc[index, ["pods", "pod_requests_max_over_mean", "pod_requests_cv"]] = (
+                len(counts), indices["max_over_mean"], indices["cv"])
+
+
 def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
             telemetry_samples: pd.DataFrame | None = None) -> BenchmarkResult:
     """Summarize a run's request frame into everything a report shows.
@@ -255,6 +268,7 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
                        [sampled.hit_rates.get(g, float("nan")) for g in summary["group"]])
         summary["achieved_rate_per_s"] = [achieved_rate_per_s(r, options.schedule, warmup)
                                           for _, r in summary.iterrows()]
+        _balance_from_engines(summary, sampled.pods)
     column = options.pairing.column
     strategies = sorted(measured[column].unique()) if column in measured else []
     baseline = choose_baseline(strategies, options.baseline)
