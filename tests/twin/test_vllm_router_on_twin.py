@@ -30,6 +30,7 @@ PODS = 3
 @pytest.fixture(scope="module")
 def pool() -> Iterator[dict[str, str]]:
     """A three-GPU twin with three model pods; pod name -> engine URL (pod IP, port 8000)."""
+    lifecycle.down()  # a twin left up by an earlier module has one GPU node: start afresh
     layout = lifecycle.up(nodes="three-gpu")
     core = client.CoreV1Api(config.new_client_from_config(str(layout.kubeconfig)))
     namespace = f"selftest-{uuid.uuid4().hex[:6]}"
