@@ -29,11 +29,15 @@ def _parser() -> argparse.ArgumentParser:
                                             "$KUBECONFIG, else the twin (built and started if "
                                             "needed); further arguments go to pytest",
                         description=suite_options)
-    commands.add_parser("bench", help="run the benchmark scenarios (pytest suites/benchmark); "
-                                      "further arguments go to pytest",
-                        description=suite_options + " Scenarios: suites/benchmark/scenarios "
-                        "(or $BRIXCHECK_SCENARIO_DIR); results history: reports/history.sqlite "
-                        "(--history-db).")
+    bench = commands.add_parser(
+        "bench", help="run the benchmark scenarios (pytest suites/benchmark); further "
+        "arguments go to pytest", description=suite_options + " Scenarios: "
+        "suites/benchmark/scenarios (or $BRIXCHECK_SCENARIO_DIR); results history: "
+        "reports/history.sqlite (--history-db).")
+    bench.add_argument("--compare-strategies", action="store_true",
+                       help="the strategy shoot-out: the scenarios of suites/shootout (every "
+                            "AIBrix strategy and vllm-router policy, prefix-sharing and "
+                            "multi-turn chat workloads) instead of suites/benchmark/scenarios")
     _twin_parser(commands)
     _stack_parser(commands)
     _compare_parser(commands)
@@ -173,6 +177,10 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
     if ns.command in ("bench", "conformance"):
         from brixcheck.suite_run import run_suite
 
+        if getattr(ns, "compare_strategies", False):
+            from brixcheck.bench.scenario import SCENARIO_DIR_ENV, shootout_dir
+
+            os.environ[SCENARIO_DIR_ENV] = str(shootout_dir())
         return run_suite(ns.command, extra)
     if ns.command == "twin":
         from brixcheck.twin.cli import main_twin
