@@ -44,7 +44,7 @@ from brixcheck.twin.cluster import (
 from brixcheck.twin.ports import taken
 
 NODE_PROFILES = data_path("manifests", "twin", "nodes")
-BACKER_READY_TIMEOUT_S = 30.0
+BACKER_READY_TIMEOUT_S = 90.0  # the data plane's programs start first (Envoy, plugin)
 STOP_TIMEOUT_S = 10.0
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
 # so its probes must not be sped up (a 60 x 5 s startup budget x 0.1 is shorter than ~17 s).

@@ -25,6 +25,7 @@ import asyncio
 import datetime as dt
 import importlib.util
 import logging
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 GATEWAY_PLUGIN_MODULE = "brixcheck.gateway_plugin"
 EG_REPOSITORY = "envoyproxy/gateway"
 EG_CONFIG = "envoy-gateway.yaml"
+EG_OPT_IN = "BRIXCHECK_TWIN_ENVOY_GATEWAY"
 API_SOCKET = "api.sock"
 
 
@@ -108,9 +110,15 @@ def program_for(container: dict[str, Any], ip: str, env: dict[str, str], kubecon
 
 
 def envoy_gateway_binary() -> Path | None:
-    """The Envoy Gateway controller built for the twin, if it was built."""
+    """The Envoy Gateway controller built for the twin, if it was built and asked for.
+
+    Opt-in ($BRIXCHECK_TWIN_ENVOY_GATEWAY=1): its xDS server cannot start on the twin yet (its
+    certificates path is fixed, docs/twin.md), so by default its pods stay NoProgramOnTwin.
+    """
     from brixcheck.twin.build import bin_dir, cache_root, envoy_gateway_component, is_fresh
 
+    if os.environ.get(EG_OPT_IN) != "1":
+        return None
     component = envoy_gateway_component()
     if not is_fresh(cache_root(), component):
         return None
@@ -131,8 +139,8 @@ def _envoy_gateway(container: dict[str, Any], env: dict[str, str], kubeconfig: P
                    work_dir: Path) -> Program | str:
     binary = envoy_gateway_binary()
     if binary is None:
-        return ("Envoy Gateway's controller is not built: python -m brixcheck.twin.build "
-                "--only envoy-gateway")
+        return ("Envoy Gateway's controller is not run on the twin unless built "
+                f"(python -m brixcheck.twin.build --only envoy-gateway) and {EG_OPT_IN}=1")
     words = [*(container.get("command") or []), *(container.get("args") or [])]
     mode = "certgen" if "certgen" in words else "server"
     program = [str(binary), mode]

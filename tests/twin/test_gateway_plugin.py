@@ -103,6 +103,8 @@ def test_stream_not_boolean_header_value_is_v050s_text(gateway: str, two_pods: s
 HTTPROUTE_CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": "httproutes.gateway.networking.k8s.io",
+                 # The API server refuses CRDs of *.k8s.io groups without this annotation.
+                 "annotations": {"api-approved.kubernetes.io": "unapproved, brixcheck self-test"},
                  "labels": {"app.kubernetes.io/managed-by": "brixcheck-selftest"}},
     "spec": {"group": "gateway.networking.k8s.io", "scope": "Namespaced",
              "names": {"plural": "httproutes", "singular": "httproute", "kind": "HTTPRoute",

@@ -69,7 +69,7 @@ def test_wrong_error_name_fails_the_error_rows(fault):
 
 def test_wrong_target_pod_fails_the_strategy_cases(fault, more_gpus):
     fault(wrong_target=True)
-    cases = run_cases("-k", "strategy_answers and (random or least_request)")
+    cases = run_cases("-k", "strategy_answers and (random or least-request)")
     strategies = {i: c for i, c in cases.items() if i.startswith("Strategy")}
     assert len(strategies) == 2
     for case in strategies.values():
