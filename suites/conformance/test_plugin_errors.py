@@ -29,6 +29,7 @@ from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
 from brixcheck.gateway import has_model_route
 from brixcheck.model import ModelDeployment
+from brixcheck.pod_get import pod_get
 from brixcheck.target import Target
 
 UNKNOWN_MODEL = "brixcheck-no-such-model"
@@ -213,6 +214,8 @@ def test_gateway_error_tpm_exceeded(users: MetadataUsers, request: pytest.Fixtur
     second = _post(gateway_client, {**RANDOM, "user": name}, _chat(model.name))
     _check_row(second, _row("TPM reached"), {"user": name, "tpm": "1"})
 
+SUCCESS_COUNTER = "vllm:request_success_total"  # vLLM's finished requests, per reason
+
 
 def _ready_pods(target: Target, model: ModelDeployment) -> set[str]:
     pods = target.core.list_namespaced_pod(model.namespace, label_selector=model.selector).items
@@ -258,12 +261,31 @@ def strategy_pool(target: Target, model: ModelDeployment) -> Iterator[set[str]]:
 def test_strategy_answers_with_target_pod(strategy: str, request: pytest.FixtureRequest):
     gateway_client, model = _deployed(request)
     ready = request.getfixturevalue("strategy_pool")
+    target = request.getfixturevalue("target")
+    before = _served_counts(target, model)
     response = _post(gateway_client, {"routing-strategy": strategy}, _chat(model.name))
     assert response.status_code == 200, f"{strategy}: {response.status_code} {response.text[:200]}"
     assert response.json()["object"] == "chat.completion"
-    assert response.headers.get("target-pod") in ready, (
-        f"{strategy}: target-pod {response.headers.get('target-pod')!r} is not a Ready pod "
-        f"of {model.name} ({sorted(ready)})")
+    named = response.headers.get("target-pod")
+    assert named in ready, (
+        f"{strategy}: target-pod {named!r} is not a Ready pod of {model.name} ({sorted(ready)})")
+    after = _served_counts(target, model)
+    served = sorted(pod for pod, count in after.items() if count > before.get(pod, 0.0))
+    assert served == [named], (
+        f"{strategy}: target-pod {named!r} names a pod other than the one that served "
+        f"(engine request counters rose on {served})")
+
+
+def _served_counts(target: Target, model: ModelDeployment) -> dict[str, float]:
+    """Finished requests per Ready pod (`ip:port`), from each engine's own counter."""
+    counts = {}
+    for pod in target.core.list_namespaced_pod(model.namespace,
+                                               label_selector=model.selector).items:
+        address = f"{pod.status.pod_ip}:{aibrix.DEFAULT_MODEL_PORT}"
+        text = pod_get(target, pod, aibrix.DEFAULT_MODEL_PORT, "/metrics")
+        counts[address] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                              if line.startswith(SUCCESS_COUNTER))
+    return counts
 
 
 @pytest.mark.case(HEADER_LESS_CASE)

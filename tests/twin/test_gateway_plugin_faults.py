@@ -74,7 +74,7 @@ def test_wrong_target_pod_fails_the_strategy_cases(fault, more_gpus):
     assert len(strategies) == 2
     for case in strategies.values():
         assert case["outcome"] == "FAIL", case
-        assert "is not a Ready pod" in case["reason"]
+        assert "other than the one that served" in case["reason"]
         assert "aibrix-gateway-plugins" in case["remedy"]
 
 
