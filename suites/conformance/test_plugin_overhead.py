@@ -14,9 +14,11 @@ import pytest
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
 from brixcheck.model import ModelDeployment
+from brixcheck.target import Target
 
 REQUESTS = 20
 ADDED_P50_LIMIT_MS = 50.0
+SETTLE_TIMEOUT_S = 60.0
 OVERHEAD = Case(
     id="GatewayAddsLittleTtft",
     description=f"Over {REQUESTS} streamed requests, the median time to first token through the "
@@ -49,6 +51,17 @@ def _reachable(address: str) -> bool:
         return False
 
 
+def _wait_for_no_terminating_pod(target: Target, model: ModelDeployment) -> None:
+    """An earlier case may have scaled the model down: compare only with a pod that stays."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        pods = target.core.list_namespaced_pod(model.namespace,
+                                               label_selector=model.selector).items
+        if not any(p.metadata.deletion_timestamp for p in pods):
+            return
+        time.sleep(0.5)  # polls the pods' deletion
+
+
 @pytest.mark.case(OVERHEAD)
 def test_gateway_adds_little_ttft(request: pytest.FixtureRequest):
     gateway_client: httpx.Client = request.getfixturevalue("gateway_client")
@@ -56,6 +69,7 @@ def test_gateway_adds_little_ttft(request: pytest.FixtureRequest):
     body = json.dumps({"model": model.name, "stream": True, "max_tokens": 4,
                        "messages": [{"role": "user", "content": "hi"}]})
     headers = {"routing-strategy": "random", "content-type": "application/json"}
+    _wait_for_no_terminating_pod(request.getfixturevalue("target"), model)
     _, pod = _ttft_ms(gateway_client, "/v1/chat/completions", body, headers)
     if not _reachable(pod):
         pytest.skip(f"{NOT_SUPPORTED_PREFIX}the chosen pod {pod} is not reachable from this "
