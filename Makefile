@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup conformance conformance-fresh demo test test-fast lint bench-engine peers clean
+.PHONY: help setup conformance conformance-fresh shootout demo test test-fast lint bench-engine peers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,10 @@ setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 # On the twin, three GPU nodes: the strategy cases need two or more Ready pods of the model.
 conformance: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## the main job: the conformance suite (the twin unless KUBECONFIG; built on first use)
 	$(BIN)/brixcheck conformance --twin-nodes three-gpu
+
+shootout: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## strategy shoot-out: every AIBrix strategy and 3 vllm-router policies, two workloads (the twin unless KUBECONFIG)
+	$(BIN)/brixcheck bench --compare-strategies --twin-nodes three-gpu \
+	  --model-manifest manifests/models/deepseek-r1-qwen-1b5-three-pods.yaml
 
 demo: $(STAMP)  ## run the engine emulator demo (two engines, one streamed request, /metrics)
 	$(BIN)/brixcheck engine demo

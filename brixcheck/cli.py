@@ -29,12 +29,17 @@ def _parser() -> argparse.ArgumentParser:
                                             "$KUBECONFIG, else the twin (built and started if "
                                             "needed); further arguments go to pytest",
                         description=suite_options)
-    commands.add_parser("bench", help="run the benchmark scenarios (pytest suites/benchmark); "
-                                      "further arguments go to pytest",
-                        description=suite_options + " Scenarios: suites/benchmark/scenarios "
-                        "(or $BRIXCHECK_SCENARIO_DIR); results history: reports/history.sqlite "
-                        "(--history-db).")
+    bench = commands.add_parser(
+        "bench", help="run the benchmark scenarios (pytest suites/benchmark); further "
+        "arguments go to pytest", description=suite_options + " Scenarios: "
+        "suites/benchmark/scenarios (or $BRIXCHECK_SCENARIO_DIR); results history: "
+        "reports/history.sqlite (--history-db).")
+    bench.add_argument("--compare-strategies", action="store_true",
+                       help="the strategy shoot-out: the scenarios of suites/shootout (every "
+                            "AIBrix strategy and vllm-router policy, prefix-sharing and "
+                            "multi-turn chat workloads) instead of suites/benchmark/scenarios")
     _twin_parser(commands)
+    _stack_parser(commands)
     _compare_parser(commands)
     _doctor_parser(commands)
     return parser
@@ -105,6 +110,22 @@ def _scenario_parser(twin_cmds: argparse._SubParsersAction[argparse.ArgumentPars
     scenario.add_argument("state", nargs="?", choices=("on", "off"), help="on or off")
 
 
+def _stack_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    stack = commands.add_parser("stack", help="install, inspect or remove the AIBrix stack")
+    stack.add_argument("stack_command", choices=("install", "status", "uninstall"),
+                       help="install (idempotent; a foreign install is left alone), status, "
+                            "or uninstall (only what brixcheck installed)")
+    stack.add_argument("--kubeconfig", help="cluster (default: $KUBECONFIG, else the twin)")
+    stack.add_argument("--aibrix-release", metavar="URL|DIR",
+                       help="AIBrix's release files: its release page URL, or a directory "
+                            "with them (default: $BRIXCHECK_AIBRIX_RELEASE, else "
+                            "../shared/aibrix/v0.5.0 beside the checkout, else the URL)")
+    stack.add_argument("--aibrix-small", action="store_true",
+                       help="apply the K3s-small overrides (manifests/aibrix/k3s-small)")
+    stack.add_argument("--timeout", type=float, default=300.0,
+                       help="seconds to wait for every Deployment to be Available")
+
+
 def _doctor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = commands.add_parser("doctor", help="diagnose the cluster: causes and remedies")
     doctor.add_argument("--kubeconfig", help="cluster to check (default: $KUBECONFIG, else "
@@ -156,6 +177,10 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
     if ns.command in ("bench", "conformance"):
         from brixcheck.suite_run import run_suite
 
+        if getattr(ns, "compare_strategies", False):
+            from brixcheck.bench.scenario import SCENARIO_DIR_ENV, shootout_dir
+
+            os.environ[SCENARIO_DIR_ENV] = str(shootout_dir())
         return run_suite(ns.command, extra)
     if ns.command == "twin":
         from brixcheck.twin.cli import main_twin
@@ -168,6 +193,11 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
         from brixcheck.history.cli import main_compare
 
         return main_compare(ns)
+    if ns.command == "stack":
+        from brixcheck.aibrix.cli import main_stack
+
+        return main_stack(ns.stack_command, ns.kubeconfig, ns.aibrix_release, ns.aibrix_small,
+                          ns.timeout)
     if ns.command == "doctor":
         from brixcheck.doctor.cli import main_doctor
 

@@ -15,6 +15,9 @@ from kubernetes.client.rest import ApiException
 
 OWNER_LABELS = {"app.kubernetes.io/managed-by": "brixcheck"}
 RUN_LABEL = "brixcheck.io/run-id"
+# Container waiting reason a target writes for a pod it cannot run at all (the twin, for images
+# it has no program for); such a pod is never Ready, and reports name it as not backed.
+UNRUNNABLE_REASON = "NoProgramOnTwin"
 T = TypeVar("T")
 
 
@@ -91,3 +94,25 @@ def pod_events(core: client.CoreV1Api, namespace: str, pod: str) -> list[str]:
     events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod}")
     ordered = sorted(events.items, key=lambda e: e.last_timestamp or e.event_time or 0)
     return [f"{e.reason}: {e.message}" for e in ordered]
+
+
+def deployment_ready(deployment: client.V1Deployment) -> bool:
+    """Available and every desired replica ready.
+
+    Available alone is not enough: with `maxUnavailable: 1` (AIBrix's gateway plugins) a
+    one-replica Deployment is Available with no pod ready at all.
+    """
+    conditions = {c.type: c.status for c in deployment.status.conditions or []}
+    wanted = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    ready = deployment.status.ready_replicas or 0
+    return conditions.get("Available") == "True" and ready >= wanted
+
+
+def unrunnable_reason(core: client.CoreV1Api, namespace: str, selector: str) -> str | None:
+    """The target's message when the pods of `selector` cannot be run there at all, else None."""
+    for pod in core.list_namespaced_pod(namespace, label_selector=selector).items:
+        for status in pod.status.container_statuses or []:
+            waiting = status.state.waiting if status.state else None
+            if waiting and waiting.reason == UNRUNNABLE_REASON:
+                return waiting.message or UNRUNNABLE_REASON
+    return None

@@ -14,7 +14,7 @@ from brixcheck.model import load_manifest
 from brixcheck.resources import HISTORY_NAME, data_path
 
 pytest_plugins = ["brixcheck.conformance.plugin", "brixcheck.fixtures.target",
-                  "brixcheck.fixtures.workloads"]
+                  "brixcheck.fixtures.workloads", "brixcheck.fixtures.stack"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +47,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--loadgen-image", default=None,
                     help="image of the in-cluster Locust pods (default: a public Python image "
                          "that pip-installs Locust at start)")
+    group.addoption("--aibrix-install", action="store_true",
+                    help="install the AIBrix stack before the stack cases (idempotent; an "
+                         "install brixcheck did not make is left alone)")
+    group.addoption("--aibrix-release", default=None, metavar="URL|DIR",
+                    help="AIBrix's release files for --aibrix-install: its release page URL "
+                         "or a directory (default: $BRIXCHECK_AIBRIX_RELEASE, else "
+                         "../shared/aibrix/v0.5.0 beside the checkout, else the URL)")
+    group.addoption("--aibrix-small", action="store_true",
+                    help="install with the K3s-small overrides (manifests/aibrix/k3s-small)")
+    group.addoption("--aibrix-uninstall", action="store_true",
+                    help="at the end, remove what this run's --aibrix-install installed")
     group.addoption("--loadgen-no-install", action="store_true",
                     help="the --loadgen-image already holds Locust: skip the pip install")
 

@@ -21,6 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
 from brixcheck.stack import installed_version
@@ -29,7 +30,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_MARKER = ("kube-public", "brixcheck-twin")  # namespace, ConfigMap (brixcheck.twin.lifecycle)
 PROBE_TIMEOUT_S = (5.0, 10.0)  # connect, read
 TWIN_LACKS = {
-    Capability.AIBRIX_STACK: "AIBrix's Go module cannot be fetched here (docs/twin.md)",
+    Capability.AIBRIX_STACK: "AIBrix is not installed on the twin: pass --aibrix-install "
+                             "or run `brixcheck stack install`",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
     Capability.CONTAINER_RUNTIME: "the twin has no container runtime: only model pods run, "
@@ -133,6 +135,8 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
     target.environment = _environment(kind, version, nodes)
     # Empty when AIBrix is not installed, so twin runs keep one history fingerprint.
     target.environment["aibrixVersion"] = installed_version(target.apps) or ""
+    if kind == "twin" and target.environment["aibrixVersion"] == aibrix.VERSION:
+        target.capabilities.add(Capability.AIBRIX_STACK)  # installed from AIBrix's own files
     return target
 
 

@@ -70,6 +70,9 @@ def _options(parser) -> None:
     group.add_argument("--bc-prefix-groups", type=int, default=0,
                        help="requests share one of N prompt prefixes (0: none)")
     group.add_argument("--bc-prefix-words", type=int, default=0, help="words per shared prefix")
+    group.add_argument("--bc-sessions", type=int, default=0,
+                       help="multi-turn chat: N interleaved conversations (0: single turns)")
+    group.add_argument("--bc-turns", type=int, default=8, help="turns per conversation")
     group.add_argument("--bc-header", action="append", default=[],
                        help="extra request header NAME=VALUE (repeatable)")
     group.add_argument("--bc-records-stdout", action="store_true",
@@ -149,7 +152,8 @@ class _StreamingUser(User):
         self.workload = ChatWorkload(options.bc_model, options.bc_prompt_words,
                                      options.bc_output_tokens, options.bc_seed,
                                      prefix_groups=options.bc_prefix_groups,
-                                     prefix_words=options.bc_prefix_words)
+                                     prefix_words=options.bc_prefix_words,
+                                     sessions=options.bc_sessions, turns=options.bc_turns)
         self.headers = {"content-type": "application/json"}
         self.headers.update(h.split("=", 1) for h in options.bc_header)
         if options.bc_strategy:

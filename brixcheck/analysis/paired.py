@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
 from brixcheck.analysis.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, bootstrap_mean_ci
@@ -104,4 +105,105 @@ def paired_comparisons(measured: pd.DataFrame, by: Sequence[str],
                 if diff is not None:
                     results.append(PairedDifference(diff.metric, first, second, label,
                                                     diff.interval))
+    return results
+
+
+BASELINE_METRICS = ("ttft_ms", "e2e_ms")
+BASELINE_QUANTILES = (50, 90, 99)
+
+
+def choose_baseline(strategies: Sequence[str], wanted: str = "") -> str:
+    """The strategy others are compared with: `wanted`, else `baseline`, else `random`, else
+    the first by name.
+
+    Args:
+        strategies: the strategies that ran.
+        wanted: the caller's choice ("" for the default order).
+
+    Returns:
+        A strategy name ("" when none ran).
+
+    Raises:
+        ValueError: when `wanted` did not run.
+    """
+    if wanted and wanted not in strategies:
+        raise ValueError(f"baseline strategy {wanted!r} did not run (ran: "
+                         f"{', '.join(sorted(strategies))})")
+    for name in (wanted, "baseline", "random"):
+        if name and name in strategies:
+            return name
+    return sorted(strategies)[0] if len(strategies) else ""
+
+
+def paired_quantile_difference(a: np.ndarray, b: np.ndarray, quantile: float,
+                               settings: PairingSettings) -> Interval:
+    """Difference of a percentile between two strategies over the same requests.
+
+    Formula: for the n request pairs (same repeat and request index, succeeded under both),
+    estimate = q(a) - q(b) with q the `quantile` (linear interpolation); CI = percentile
+    bootstrap resampling the pairs (`settings.n_resamples` times, PCG64 seeded with
+    `settings.seed`), so the pairing is kept in every resample.
+
+    Args:
+        a: the first strategy's values, one per pair.
+        b: the second strategy's values, aligned with `a`.
+        quantile: e.g. 0.5.
+        settings: confidence and bootstrap settings.
+
+    Returns:
+        The estimate and interval (n = pairs).
+    """
+    rng = np.random.Generator(np.random.PCG64(settings.seed))
+    rows = max(1, 4_000_000 // max(a.size, 1))
+    replicates = []
+    for start in range(0, settings.n_resamples, rows):
+        index = rng.integers(0, a.size, size=(min(rows, settings.n_resamples - start), a.size))
+        replicates.append(np.quantile(a[index], quantile, axis=1)
+                          - np.quantile(b[index], quantile, axis=1))
+    tail = (1 - settings.confidence) / 2 * 100
+    low, high = np.percentile(np.concatenate(replicates), [tail, 100 - tail])
+    estimate = float(np.quantile(a, quantile) - np.quantile(b, quantile))
+    return Interval(estimate, float(low), float(high), settings.confidence, int(a.size))
+
+
+def _pairs(rows: pd.DataFrame, strategy: str, metric: str, settings: PairingSettings,
+           keys: list[str]) -> pd.Series:
+    ok = rows[rows["ok"] & (rows[settings.column] == strategy)]
+    return ok.set_index(keys)[metric]
+
+
+def baseline_differences(measured: pd.DataFrame, by: Sequence[str], baseline: str,
+                         settings: PairingSettings | None = None) -> list[PairedDifference]:
+    """Every strategy against the baseline, on TTFT and E2E p50/p90/p99, pooling repeats.
+
+    Requests pair by (repeat, request index): each repeat replays the same schedule under
+    every strategy. Other grouping columns (a rate level) slice.
+
+    Args:
+        measured: measured rows.
+        by: the summary's grouping columns.
+        baseline: the strategy compared with.
+        settings: column and bootstrap settings.
+
+    Returns:
+        One difference per (slice, strategy, metric percentile), metric named like the
+        summary column (`ttft_ms_p99`), `first` the strategy and `second` the baseline.
+    """
+    settings = settings or PairingSettings()
+    keys = [c for c in ("repeat",) if c in by] + ["request_id"]
+    within = [c for c in by if c not in (settings.column, "repeat")]
+    results = []
+    for label, rows in _slices(measured, within):
+        others = sorted(s for s in rows[settings.column].unique() if s != baseline)
+        for strategy, metric in ((s, m) for s in others for m in BASELINE_METRICS):
+            joined = pd.concat([_pairs(rows, strategy, metric, settings, keys),
+                                _pairs(rows, baseline, metric, settings, keys)], axis=1,
+                               join="inner", keys=["a", "b"]).dropna()
+            if joined.empty:
+                continue
+            a, b = joined["a"].to_numpy(float), joined["b"].to_numpy(float)
+            for q in BASELINE_QUANTILES:
+                interval = paired_quantile_difference(a, b, q / 100, settings)
+                results.append(PairedDifference(f"{metric}_p{q}", strategy, baseline, label,
+                                                interval))
     return results

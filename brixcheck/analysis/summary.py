@@ -31,7 +31,13 @@ from brixcheck.analysis.metrics import (
     prefix_cache_hit_rate,
     throughput,
 )
-from brixcheck.analysis.paired import PairedDifference, PairingSettings, paired_comparisons
+from brixcheck.analysis.paired import (
+    PairedDifference,
+    PairingSettings,
+    baseline_differences,
+    choose_baseline,
+    paired_comparisons,
+)
 from brixcheck.analysis.regression import ITL_PER_REQUEST, throughput_bins
 from brixcheck.analysis.telemetry import TelemetrySummary, summarize_telemetry
 from brixcheck.analysis.validity import (
@@ -201,6 +207,7 @@ class AnalysisOptions:
     pairing: PairingSettings = field(default_factory=PairingSettings)
     step_s: float = 1.0
     sweep: bool = False  # rate levels in `by`: breached levels are saturation, not invalidity
+    baseline: str = ""  # strategy the others are compared with ("": `choose_baseline`)
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,21 @@ class BenchmarkResult:
     comparisons: list[PairedDifference]
     samples: dict[str, dict[str, np.ndarray]]
     telemetry: TelemetrySummary = field(default_factory=TelemetrySummary)
+    baseline: str = ""  # the strategy `versus_baseline` compares with
+    versus_baseline: list[PairedDifference] = field(default_factory=list)
+
+
+def _balance_from_engines(summary: pd.DataFrame, engine_pods: pd.DataFrame) -> None:
+    """Groups whose responses named no pod (a router without `target-pod`) take their request
+    balance from the engines' own finished-request counters, where telemetry has them."""
+    if engine_pods.empty:
+        return
+    for index, row in summary[summary["pods"] == 0].iterrows():
+        counts = engine_pods.loc[engine_pods["group"] == row["group"], "requests"].dropna()
+        if len(counts) and counts.sum() > 0:
+            indices = balance_indices(counts)
+            summary.loc[index, ["pods", "pod_requests_max_over_mean", "pod_requests_cv"]] = (
+                len(counts), indices["max_over_mean"], indices["cv"])
 
 
 def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
@@ -246,6 +268,10 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
                        [sampled.hit_rates.get(g, float("nan")) for g in summary["group"]])
         summary["achieved_rate_per_s"] = [achieved_rate_per_s(r, options.schedule, warmup)
                                           for _, r in summary.iterrows()]
+        _balance_from_engines(summary, sampled.pods)
+    column = options.pairing.column
+    strategies = sorted(measured[column].unique()) if column in measured else []
+    baseline = choose_baseline(strategies, options.baseline)
     validity = (check_validity(summary, options.schedule, options.bounds, warmup, options.sweep)
                 if not summary.empty else Validity(False, ("no measured requests",)))
     return BenchmarkResult(
@@ -255,7 +281,9 @@ def analyze(frame: pd.DataFrame, options: AnalysisOptions | None = None,
         series=time_series(frame, by, options.step_s), validity=validity,
         comparisons=paired_comparisons(measured, by, settings=options.pairing),
         samples=request_samples(measured, by, summary, warmup) if not summary.empty else {},
-        telemetry=sampled)
+        telemetry=sampled, baseline=baseline,
+        versus_baseline=baseline_differences(measured, by, baseline, options.pairing)
+        if len(strategies) > 1 else [])
 
 
 def _formula_sources() -> dict[str, Callable[..., Any]]:
@@ -272,6 +300,7 @@ def _formula_sources() -> dict[str, Callable[..., Any]]:
         "Engine load per pod": telemetry.engine_pod_load,
         "Achieved rate": validity_module.achieved_rate_per_s,
         "Paired difference": paired.paired_difference,
+        "Paired percentile difference": paired.paired_quantile_difference,
         "Mann-Whitney U": stats.mann_whitney_u,
         "Quantile shift test": stats.quantile_shift,
         "Holm adjustment": stats.holm_adjust,

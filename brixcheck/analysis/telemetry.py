@@ -20,12 +20,19 @@ import pandas as pd
 
 from brixcheck.analysis import window
 from brixcheck.analysis.distributions import group_label
-from brixcheck.bench.engine_metrics import KV_USAGE, PREFIX_HITS, PREFIX_QUERIES, RUNNING, WAITING
+from brixcheck.bench.engine_metrics import (
+    KV_USAGE,
+    PREFIX_HITS,
+    PREFIX_QUERIES,
+    REQUEST_SUCCESS,
+    RUNNING,
+    WAITING,
+)
 from brixcheck.load.records import read_records
 
 COLUMNS = ("t_s", "wall_s", "source", "instance", "metric", "labels", "value", "gap")
 POD_COLUMNS = ("group", "pod", "samples", "gaps", "running_mean", "running_max", "waiting_mean",
-               "waiting_max", "kv_usage_mean", "kv_usage_max")
+               "waiting_max", "kv_usage_mean", "kv_usage_max", "requests")
 GPU_METRICS = {"gpu:utilization_perc": "utilization_perc", "gpu:memory_used_bytes":
                "memory_used_bytes", "gpu:power_watts": "power_watts"}
 GPU_COLUMNS = ("group", "gpu", *(f"{n}_{s}" for n in GPU_METRICS.values()
@@ -145,7 +152,9 @@ def engine_pod_load(samples: pd.DataFrame, start_s: float, end_s: float) -> pd.D
     Formula: over the scrapes inside the window (start <= t <= end), mean and max of each pod's
     `vllm:num_requests_running`, `vllm:num_requests_waiting` (summed over a pod's series) and
     KV-cache usage (`vllm:kv_cache_usage_perc`, else `vllm:gpu_cache_usage_perc`; a fraction,
-    1 = full); samples = scrapes that answered, gaps = scrapes that failed.
+    1 = full); samples = scrapes that answered, gaps = scrapes that failed; requests = the
+    increase of `vllm:request_success` over the window (as for the engine hit rate), NaN when
+    the engine does not export it.
 
     Args:
         samples: the group's engine samples.
@@ -164,6 +173,10 @@ def engine_pod_load(samples: pd.DataFrame, start_s: float, end_s: float) -> pd.D
         for name, names, how in (("running", (RUNNING,), "sum"), ("waiting", (WAITING,), "sum"),
                                  ("kv_usage", KV_USAGE, "mean")):
             row[f"{name}_mean"], row[f"{name}_max"] = _stats(_pod_values(ok, names, how))
+        row["requests"] = (_increase(samples[(samples["instance"] == pod)
+                                             & (samples["gap"] == "")],
+                                     (REQUEST_SUCCESS,), start_s, end_s)
+                           if (ok["metric"] == REQUEST_SUCCESS).any() else float("nan"))
         rows.append(row)
     return pd.DataFrame(rows, columns=list(POD_COLUMNS[1:]))
 

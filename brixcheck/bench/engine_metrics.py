@@ -21,8 +21,9 @@ PREFIX_QUERIES = ("vllm:prefix_cache_queries", "vllm:gpu_prefix_cache_queries")
 PREFIX_HITS = ("vllm:prefix_cache_hits", "vllm:gpu_prefix_cache_hits")
 PROMPT_TOKENS = "vllm:prompt_tokens"
 GENERATION_TOKENS = "vllm:generation_tokens"
+REQUEST_SUCCESS = "vllm:request_success"  # finished requests: per-pod counts behind any router
 KEPT = frozenset({RUNNING, WAITING, *KV_USAGE, *PREFIX_QUERIES, *PREFIX_HITS, PROMPT_TOKENS,
-                  GENERATION_TOKENS, "vllm:num_preemptions"})
+                  GENERATION_TOKENS, "vllm:num_preemptions", REQUEST_SUCCESS})
 
 
 def metric_name(sample_name: str) -> str:

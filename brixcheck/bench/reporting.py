@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from brixcheck.analysis import AnalysisOptions, analyze, load_records
+from brixcheck.analysis import DEFAULT_SLOS, AnalysisOptions, SloSet, analyze, load_records
 from brixcheck.analysis.telemetry import load_telemetry
 from brixcheck.analysis.validity import Schedule, ValidityBounds, level_reasons
 from brixcheck.bench.runner import RunResult
@@ -38,7 +38,8 @@ def _options(scenario: Scenario) -> AnalysisOptions:
         schedule=Schedule(scenario.load.rate_per_s, scenario.load.duration_s,
                           scenario.load.arrival if scenario.load.mode == "open" else None,
                           scenario.workload.seed),
-        bounds=ValidityBounds(**scenario.guards.model_dump()))
+        bounds=ValidityBounds(**scenario.guards.model_dump()),
+        slos=tuple(SloSet(**s.model_dump()) for s in scenario.slos) or DEFAULT_SLOS)
 
 
 def _frame(scenario: Scenario, runs: list[RunResult]) -> pd.DataFrame:

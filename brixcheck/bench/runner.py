@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from brixcheck.bench.scenario import Scenario
+from brixcheck.bench.scenario import Scenario, is_router
 from brixcheck.bench.terminal import STATS_PREFIX, locust_counts, progress_line
 from brixcheck.children import die_with_parent
 from brixcheck.interrupts import CURRENT as INTERRUPTS
@@ -65,8 +65,9 @@ def scenario_options(scenario: Scenario, strategy: str, headers: dict[str, str],
             "--bc-prompt-words", str(work.prompt_words), "--bc-output-tokens",
             str(work.output_tokens), "--bc-seed", str(work.seed), "--bc-prefix-groups",
             str(work.prefix_groups), "--bc-prefix-words", str(work.prefix_words),
+            "--bc-sessions", str(work.sessions), "--bc-turns", str(work.turns),
             "--run-time", f"{int(load.duration_s + DRAIN_S)}s", "--stop-timeout", str(DRAIN_S)]
-    if strategy != "baseline":
+    if strategy != "baseline" and not is_router(strategy):  # a router takes no header
         opts += ["--bc-strategy", strategy]
     opts += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
     if workers > 1:

@@ -18,11 +18,23 @@ from pydantic_core import ErrorDetails
 from brixcheck.aibrix.v0_5 import STRATEGY_NAMES
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import data_path
+from brixcheck.routers.vllm_router import POLICIES
 
 SCENARIO_DIR = data_path("suites", "benchmark", "scenarios")
 SCENARIO_DIR_ENV = "BRIXCHECK_SCENARIO_DIR"
+
+
+def shootout_dir() -> Path:
+    """The strategy shoot-out's scenarios (`brixcheck bench --compare-strategies`)."""
+    return data_path("suites", "shootout")
 # `baseline` is the suite's own: the model's plain Service, no routing-strategy header.
 VALID_STRATEGIES = ("baseline", *STRATEGY_NAMES)
+ROUTER_PREFIX = "vllm-router:"  # a third-party router's policy in place of an AIBrix strategy
+
+
+def is_router(strategy: str) -> bool:
+    """Whether a scenario strategy names a vllm-router policy (`vllm-router:cache_aware`)."""
+    return strategy.startswith(ROUTER_PREFIX) and strategy[len(ROUTER_PREFIX):] in POLICIES
 
 
 class _Strict(BaseModel):
@@ -38,6 +50,9 @@ class Workload(_Strict):
     seed: int = Field(0, description="seed of prompts and arrivals")
     prefix_groups: int = Field(0, ge=0, description="requests share one of N prompt prefixes")
     prefix_words: int = Field(0, ge=0, description="words in each shared prefix")
+    sessions: int = Field(0, ge=0, description="multi-turn chat: N interleaved conversations, "
+                          "each turn re-sending the conversation so far (0: single turns)")
+    turns: int = Field(8, gt=0, description="turns per conversation before a new one starts")
 
 
 class Load(_Strict):
@@ -98,6 +113,15 @@ class Guards(_Strict):
         None, gt=0, description="sweeps: a level whose TTFT p99 passes this is saturated too")
 
 
+class Slo(_Strict):
+    """A named set of latency thresholds a request must meet to count as good (goodput)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="kebab-case name")
+    ttft_ms: float | None = Field(None, gt=0, description="TTFT limit")
+    tpot_ms: float | None = Field(None, gt=0, description="time per output token limit")
+    e2e_ms: float | None = Field(None, gt=0, description="end-to-end latency limit")
+
+
 class Scenario(_Strict):
     """One benchmark scenario."""
 
@@ -109,14 +133,17 @@ class Scenario(_Strict):
     load: Load
     repeats: int = Field(1, ge=1, description="runs per strategy, interleaved")
     guards: Guards = Guards()
+    slos: list[Slo] = Field(default_factory=list, description="goodput SLO sets, the first "
+                            "ranks the strategy table (default: strict, interactive, relaxed)")
 
     @field_validator("strategies")
     @classmethod
     def _registered(cls, names: list[str]) -> list[str]:
-        unknown = [n for n in names if n not in VALID_STRATEGIES]
+        unknown = [n for n in names if n not in VALID_STRATEGIES and not is_router(n)]
         if unknown:
             raise ValueError(f"{', '.join(map(repr, unknown))} is not a routing strategy of "
-                             f"AIBrix v0.5.0; valid: {', '.join(VALID_STRATEGIES)}")
+                             f"AIBrix v0.5.0; valid: {', '.join(VALID_STRATEGIES)}, or "
+                             f"{ROUTER_PREFIX}<policy> with a policy of {', '.join(POLICIES)}")
         return names
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from brixcheck.report.leaderboard import terminal_rows
+
 STATS_PREFIX = "locust"  # Locust writes <records>/locust_stats.csv
 # (heading, summary column, format)
 COLUMNS = (
@@ -52,13 +54,31 @@ def _cell(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
-def summary_table(scenario: str, rows: Sequence[dict[str, Any]], report: Path) -> list[str]:
-    """The table of one scenario: a row per group (strategy, repeat, level), units in heads."""
+def summary_table(scenario: str, rows: Sequence[dict[str, Any]], report: Path,
+                  columns: Sequence[tuple[str, str, str]] = COLUMNS) -> list[str]:
+    """The table of one scenario: a row per group (strategy, repeat, level), units in heads.
+
+    `columns` are (heading, row key, format); a row's `group` labels it.
+    """
     width = max([len(str(r.get("group", ""))) for r in rows] + [5])
-    head = f"{'group':<{width}}" + "".join(f"  {h:>11}" for h, _, _ in COLUMNS)
+    cells = [[_cell(r.get(col), fmt) for _, col, fmt in columns] for r in rows]
+    widths = [max([11, len(h)] + [len(c[i]) for c in cells])
+              for i, (h, _, _) in enumerate(columns)]
+    head = f"{'group':<{width}}" + "".join(f"  {h:>{w}}" for (h, _, _), w in
+                                            zip(columns, widths, strict=True))
     lines = [f"{' benchmark ' + scenario + ' ':=^{len(head)}}", head]
-    for row in rows:
-        cells = "".join(f"  {_cell(row.get(col), fmt):>11}" for _, col, fmt in COLUMNS)
-        lines.append(f"{row.get('group', '')!s:<{width}}{cells}")
+    for row, texts in zip(rows, cells, strict=True):
+        lines.append(f"{row.get('group', '')!s:<{width}}"
+                     + "".join(f"  {t:>{w}}" for t, w in zip(texts, widths, strict=True)))
     lines.append(f"benchmark report: {report}")
     return lines
+
+
+def leaderboard_table(scenario: str, board: dict[str, Any], report: Path) -> list[str]:
+    """The report's first-screen table (one row per strategy) in the terminal, then a legend
+    and each significant difference from the baseline with its confidence interval."""
+    columns, rows, notes = terminal_rows(board)
+    lines = summary_table(scenario, rows, report, columns)
+    legend = (f"ranked by goodput ({board['slo']} SLOs), then TTFT p50; * best of its column; "
+              f"v/^ significantly lower/higher than the baseline {board['baseline']}")
+    return [*lines[:-1], legend, *notes, lines[-1]]

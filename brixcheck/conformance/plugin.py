@@ -67,6 +67,9 @@ def case_of(item: pytest.Item) -> Case | None:
     return marker.args[0] if marker else None
 
 
+STACK_CAPABILITIES = frozenset({Capability.AIBRIX_STACK, Capability.AIBRIX_GATEWAY})
+
+
 @pytest.fixture(autouse=True)
 def _conformance_gate(request: pytest.FixtureRequest) -> None:
     """Skip a case as NOT-SUPPORTED when the target lacks a capability it needs."""
@@ -76,6 +79,8 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
     if case.known_issue:
         request.node.add_marker(pytest.mark.xfail(reason=case.known_issue, strict=True))
     target = request.getfixturevalue("target")
+    if case.capabilities & STACK_CAPABILITIES:
+        request.getfixturevalue("aibrix_stack")  # may install AIBrix and add the capability
     if Capability.AIBRIX_GATEWAY in case.capabilities:
         request.getfixturevalue("gateway_probe")  # probed once, on first need
     request.config.stash[ENVIRONMENT] = target.environment

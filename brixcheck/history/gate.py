@@ -71,11 +71,40 @@ def _check_candidate(candidate: RunRow) -> None:
                              "gated")
 
 
+def flagged_nights(db: ResultsDb, fingerprint: str, tolerances: tuple[Tolerance, ...],
+                   settings: GateSettings) -> dict[str, list[str]]:
+    """Which stored runs the gate flags against the VALID run before each (as it ran nightly).
+
+    Args:
+        db: the open history.
+        fingerprint: the environment whose runs are judged.
+        tolerances: the gate's tolerances.
+        settings: the gate's statistics settings.
+
+    Returns:
+        run id -> "group: metric" of each regression; runs without one are absent.
+    """
+    flagged: dict[str, list[str]] = {}
+    previous: RunRow | None = None
+    for run in db.runs(fingerprint):
+        if run.status != "VALID":
+            continue
+        if previous is not None:
+            verdicts = compare_samples(db.samples(previous.run_id), db.samples(run.run_id),
+                                       tolerances, settings)
+            regressions = [f"{v.group}: {v.metric}" for v in verdicts if v.regression]
+            if regressions:
+                flagged[run.run_id] = regressions
+        previous = run
+    return flagged
+
+
 def _draw_trend(db: ResultsDb, request: GateRequest, candidate: RunRow) -> None:
     if request.trend_png is None:
         return
     metrics = list(dict.fromkeys(t.metric for t in request.tolerances))
-    figure = trend_figure(db.trend(candidate.fingerprint, metrics), metrics)
+    flagged = flagged_nights(db, candidate.fingerprint, request.tolerances, request.settings)
+    figure = trend_figure(db.trend(candidate.fingerprint, metrics), metrics, set(flagged))
     request.trend_png.parent.mkdir(parents=True, exist_ok=True)
     request.trend_png.write_bytes(figure_png(figure))
 

@@ -25,6 +25,28 @@ class ChatWorkload:
     continuous_usage: bool = True
     prefix_groups: int = 0
     prefix_words: int = 0
+    sessions: int = 0  # multi-turn chat: request i is turn i // sessions of session i % sessions
+    turns: int = 8  # turns per conversation; then the session starts a new one
+
+    def _words(self, *key: int) -> str:
+        rng = random.Random(hash(key) ^ self.seed)
+        return " ".join(rng.choice(_WORDS) for _ in range(self.prompt_words))
+
+    def messages(self, index: int) -> list[dict[str, str]]:
+        """Request `index`'s messages: one user prompt, or in a multi-turn workload the
+        conversation so far (each earlier turn's user words and a seeded assistant reply) and
+        the new user turn, so each turn re-sends its predecessor as a prefix."""
+        if not self.sessions:
+            return [{"role": "user", "content": self.prompt(index)}]
+        session, turn = index % self.sessions, index // self.sessions
+        conversation, turn = turn // self.turns, turn % self.turns
+        history: list[dict[str, str]] = []
+        for k in range(turn):
+            history += [{"role": "user", "content": self._words(session, conversation, k, 0)},
+                        {"role": "assistant",
+                         "content": self._words(session, conversation, k, 1)}]
+        return [*history, {"role": "user", "content": self._words(session, conversation,
+                                                                   turn, 0)}]
 
     def prompt(self, index: int) -> str:
         """Request `index`'s prompt: its group's shared prefix (if any) then its own words."""
@@ -38,10 +60,9 @@ class ChatWorkload:
 
     def body(self, index: int) -> bytes:
         """The JSON body of request `index` (deterministic)."""
-        prompt = self.prompt(index)
         return json.dumps({
             "model": self.model, "stream": True, "max_tokens": self.output_tokens,
-            "ignore_eos": True, "messages": [{"role": "user", "content": prompt}],
+            "ignore_eos": True, "messages": self.messages(index),
             "stream_options": {"include_usage": True,
                                "continuous_usage_stats": self.continuous_usage},
         }).encode()

@@ -9,6 +9,7 @@ from brixcheck.plots.figures import (
     engine_series_figure,
     figure_png,
     goodput_rate_figure,
+    interval_bars_figure,
     latency_cdf_figure,
     latency_throughput_figure,
     pod_heatmap_figure,
@@ -17,6 +18,7 @@ from brixcheck.plots.figures import (
 )
 
 __all__ = [
-    "engine_series_figure", "figure_png", "goodput_rate_figure", "latency_cdf_figure",
-    "latency_throughput_figure", "pod_heatmap_figure", "time_series_figure", "trend_figure",
+    "engine_series_figure", "figure_png", "goodput_rate_figure", "interval_bars_figure",
+    "latency_cdf_figure", "latency_throughput_figure", "pod_heatmap_figure",
+    "time_series_figure", "trend_figure",
 ]

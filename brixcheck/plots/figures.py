@@ -16,6 +16,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
+# Axis labels people read, with units, for summary columns.
+LABELS = {"ttft_ms_p50": "TTFT p50 (ms)", "ttft_ms_p99": "TTFT p99 (ms)",
+          "e2e_ms_p50": "E2E p50 (ms)", "output_tokens_per_s": "output tokens/s",
+          "rate_per_s": "offered rate (requests/s)", "requests_per_s": "achieved requests/s"}
 CDF_TITLES = {"ttft_ms": "TTFT", "itl_ms": "ITL (per token)", "e2e_ms": "E2E",
               "tpot_ms": "TPOT"}
 
@@ -72,8 +76,16 @@ def latency_cdf_figure(cdfs: dict[str, pd.DataFrame]) -> Figure:
             ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    _side_legend(fig, fig.axes[0])
     return fig
+
+
+def _side_legend(fig: Figure, ax: Axes) -> None:
+    """One legend beside the panels, in columns: many strategy runs must not squash the axes."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize="x-small",
+                   ncol=1 + len(labels) // 12)
 
 
 def _curves(ax: Axes, summary: pd.DataFrame, x: str, y: str, series: str) -> None:
@@ -104,7 +116,9 @@ def latency_throughput_figure(summary: pd.DataFrame, x: str = "output_tokens_per
             _empty(ax, "summary")
             continue
         _curves(ax, summary, x, metric, series)
-        ax.set(title=f"{metric} vs {x}", xlabel=x, ylabel=metric)
+        ax.set(title=f"{LABELS.get(metric, metric)} vs {LABELS.get(x, x)}",
+               xlabel=LABELS.get(x, x), ylabel=LABELS.get(metric, metric))
+        ax.set_ylim(bottom=0)
     return fig
 
 
@@ -128,8 +142,43 @@ def goodput_rate_figure(summary: pd.DataFrame, slos: Sequence[str], x: str = "ra
             _empty(ax, "summary")
             continue
         _curves(ax, summary, x, f"goodput_{slo}_fraction", series)
-        ax.set(title=f"goodput ({slo})", xlabel=x, ylabel="fraction meeting SLOs",
-               ylim=(0, 1.05))
+        ax.set(title=f"goodput ({slo} SLOs)", xlabel=LABELS.get(x, x),
+               ylabel="fraction of requests meeting the SLOs", ylim=(0, 1.05))
+    return fig
+
+
+def interval_bars_figure(intervals: pd.DataFrame, metrics: Sequence[str],
+                         baseline: str = "") -> Figure:
+    """One rate level: a bar per strategy with its 95% CI, one panel per metric, the value axis
+    from zero (so small differences are not blown up), the baseline's bar hatched.
+
+    Args:
+        intervals: `analysis.intervals.strategy_intervals` rows.
+        metrics: which metrics, one panel each.
+        baseline: the strategy the others are compared with.
+
+    Returns:
+        The figure.
+    """
+    strategies = sorted(intervals["strategy"].unique()) if not intervals.empty else []
+    fig = _figure(1, len(metrics), width=max(3.2, 0.45 * len(strategies) + 1.5), height=3.8)
+    for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
+        rows = intervals[intervals["metric"] == metric].set_index("strategy").reindex(strategies)
+        if rows["estimate"].isna().all():
+            _empty(ax, metric)
+            continue
+        errors = [rows["estimate"] - rows["low"], rows["high"] - rows["estimate"]]
+        bars = ax.bar(range(len(strategies)), rows["estimate"], yerr=errors, capsize=3,
+                      color="#4c72b0")
+        for bar, name in zip(bars, strategies, strict=True):
+            if name == baseline:
+                bar.set(hatch="//", facecolor="#bbbbbb", label=f"baseline ({baseline})")
+        ax.set_xticks(range(len(strategies)), strategies, rotation=45, ha="right",
+                      fontsize="small")
+        ax.set(title=LABELS.get(metric, metric), ylabel=LABELS.get(metric, metric))
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("per strategy, repeats pooled; error bars: 95% bootstrap CI", fontsize="small")
     return fig
 
 
@@ -183,11 +232,13 @@ def time_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
             ax.axvline(warmup_s, linestyle="--", color="grey", label="end of warm-up")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    _side_legend(fig, axes[0])
     axes[-1].set_xlabel("seconds since start")
     return fig
 
 
+POD_STYLES = ("-", "--", ":", "-.")
+POD_MARKERS = ("o", "s", "^", "x", "d")
 ENGINE_PANELS = (("running", "running requests"), ("waiting", "waiting requests"),
                  ("kv_usage", "KV-cache usage"))
 
@@ -214,13 +265,15 @@ def engine_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
     for row, group in zip(axes, groups, strict=True):
         rows = series[series["group"] == group]
         for ax, (column, label) in zip(row, ENGINE_PANELS, strict=True):
-            for pod, points in rows.groupby("pod", sort=True):
-                ax.plot(points["t_s"], points[column], label=str(pod), drawstyle="steps-post")
+            for n, (pod, points) in enumerate(rows.groupby("pod", sort=True)):
+                # dashes and markers per pod: equal loads overlap and stay distinguishable
+                ax.plot(points["t_s"], points[column], label=str(pod), drawstyle="steps-post",
+                        linestyle=POD_STYLES[n % len(POD_STYLES)], marker=POD_MARKERS[
+                            n % len(POD_MARKERS)], markevery=max(1, len(points) // 10), alpha=0.85)
             if warmup_s:
                 ax.axvline(warmup_s, linestyle="--", color="grey")
             ax.set_title(f"{group}: {label}", fontsize="small")
-            if column == "kv_usage":
-                ax.set_ylim(0, 1.05)
+            ax.set_ylim(0, 1.05 if column == "kv_usage" else None)
             ax.grid(alpha=0.3)
         row[0].legend(fontsize="x-small")
     for ax in axes[-1]:
@@ -228,26 +281,47 @@ def engine_series_figure(series: pd.DataFrame, warmup_s: float = 0.0) -> Figure:
     return fig
 
 
-def trend_figure(trend: pd.DataFrame, metrics: Sequence[str]) -> Figure:
-    """Metrics across nights: one panel per metric, one line per group, one point per run.
+TREND_LABELS = {"ttft_ms_p50": "TTFT p50 (ms)", "ttft_ms_p99": "TTFT p99 (ms)",
+                "e2e_ms_p50": "E2E p50 (ms)", "itl_ms_p50": "ITL p50 (ms)",
+                "output_tokens_per_s": "output tokens/s"}
+
+
+def trend_figure(trend: pd.DataFrame, metrics: Sequence[str],
+                 flagged: set[str] | frozenset[str] = frozenset()) -> Figure:
+    """Metrics across nights: one panel per metric, one line per group, one point per run,
+    runs named on the x axis in order, the value axis from zero (a 3 % drift must not fill the
+    panel), and the nights the gate flagged ringed in red and shaded.
 
     Args:
         trend: rows with `started_at` (datetime), `run_id`, `group` and the metric columns.
         metrics: the columns to draw.
+        flagged: run ids the gate flagged as a regression.
 
     Returns:
         The figure.
     """
-    fig = _figure(len(metrics), 1, width=9.0, height=2.6)
-    for ax, metric in zip(fig.subplots(len(metrics), 1, squeeze=False)[:, 0], metrics,
-                          strict=True):
+    runs = (trend.sort_values("started_at").drop_duplicates("run_id")["run_id"].tolist()
+            if not trend.empty else [])
+    position = {run: n for n, run in enumerate(runs)}
+    fig = _figure(len(metrics), 1, width=max(9.0, 0.5 * len(runs) + 3), height=2.6)
+    axes = fig.subplots(len(metrics), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, metric in zip(axes, metrics, strict=True):
         if trend.empty or metric not in trend.columns:
             _empty(ax, metric)
             continue
         for group, rows in trend.sort_values("started_at").groupby("group", sort=True):
-            ax.plot(rows["started_at"], rows[metric], marker="o", label=str(group))
-        ax.set_ylabel(metric)
+            x = rows["run_id"].map(position)
+            ax.plot(x, rows[metric], marker="o", label=str(group))
+            bad = rows["run_id"].isin(flagged)
+            ax.scatter(x[bad], rows.loc[bad, metric], s=160, facecolors="none",
+                       edgecolors="#c62828", linewidths=2, zorder=3)
+        for run in flagged & set(runs):
+            ax.axvspan(position[run] - 0.4, position[run] + 0.4, color="#c62828", alpha=0.12)
+        ax.set_ylabel(TREND_LABELS.get(metric, metric), fontsize="small")
+        ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.autofmt_xdate()
+    if runs:
+        axes[-1].set_xticks(range(len(runs)), runs, rotation=45, ha="right", fontsize="small")
+        axes[-1].set_xlabel("run id (oldest first); red rings: nights the gate flagged")
+        _side_legend(fig, axes[0])
     return fig

@@ -21,10 +21,12 @@ import pandas as pd
 from brixcheck.analysis import BenchmarkResult, metric_formulas
 from brixcheck.history.fingerprint import fingerprint
 from brixcheck.report.comparison import statement
+from brixcheck.report.leaderboard import leaderboard
 
+# v1alpha3: `leaderboard` (the first-screen table of strategies).
 # v1alpha2: summary column `engine_prefix_cache_hit_rate`, `enginePods[]` and `gpus[]`
 # (engine and GPU telemetry); v1alpha1 documents have none of them.
-SCHEMA_VERSION = "brixcheck.benchmark/v1alpha2"
+SCHEMA_VERSION = "brixcheck.benchmark/v1alpha3"
 
 
 class RunStatus(StrEnum):
@@ -121,7 +123,7 @@ def analysis_config(result: BenchmarkResult) -> dict[str, Any]:
 
 
 def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]:
-    """The `brixcheck.benchmark/v1alpha2` document of a run (docs/reports.md lists the fields).
+    """The `brixcheck.benchmark/v1alpha3` document of a run (docs/reports.md lists the fields).
 
     Args:
         result: the analysis.
@@ -143,7 +145,7 @@ def benchmark_document(result: BenchmarkResult, info: RunInfo) -> dict[str, Any]
         "formulas": metric_formulas(), "summary": _records(result.summary),
         "errors": _records(result.errors), "pods": _records(result.pods),
         "enginePods": _records(result.telemetry.pods), "gpus": _records(result.telemetry.gpus),
-        "comparisons": _comparisons(result),
+        "comparisons": _comparisons(result), "leaderboard": leaderboard(result),
     }
 
 

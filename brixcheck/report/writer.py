@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brixcheck.analysis import BenchmarkResult, pod_share_matrix
+from brixcheck.analysis.intervals import BAR_METRICS, strategy_intervals
 from brixcheck.files import write_atomic
 from brixcheck.plots import (
     engine_series_figure,
     figure_png,
     goodput_rate_figure,
+    interval_bars_figure,
     latency_cdf_figure,
     latency_throughput_figure,
     pod_heatmap_figure,
@@ -32,6 +34,26 @@ class ReportPaths:
     comparison: Path
 
 
+def _level_figures(result: BenchmarkResult, series: str) -> list[tuple[str, bytes]]:
+    """Several rate levels: curves across them; one level: bars with CIs per strategy."""
+    summary, options = result.summary, result.options
+    levels = summary["rate_per_s"].nunique() if "rate_per_s" in summary.columns else 1
+    if levels > 1:
+        return [
+            ("Latency vs throughput across rate levels", figure_png(latency_throughput_figure(
+                summary, series=series))),
+            ("Goodput vs offered rate", figure_png(goodput_rate_figure(
+                summary, [s.name for s in options.slos], series=series))),
+        ]
+    if summary.empty or "strategy" not in summary.columns:
+        return []
+    intervals = strategy_intervals(result.samples, dict(zip(summary["group"],
+                                                            summary["strategy"], strict=True)))
+    return [("Latency and throughput per strategy with 95% confidence intervals",
+             figure_png(interval_bars_figure(intervals, [m for m, _, _ in BAR_METRICS],
+                                             result.baseline)))]
+
+
 def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
     """The report's figures as (caption, PNG bytes), drawn from the result's summaries.
 
@@ -39,8 +61,9 @@ def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
         result: the analysis.
 
     Returns:
-        Latency CDFs, latency vs throughput, goodput vs rate, pod heatmap, time series, and
-        the engine time series when the run was sampled.
+        Latency CDFs; across several rate levels latency vs throughput and goodput vs rate,
+        at one level bars with CIs per strategy; pod heatmap, time series, and the engine time
+        series when the run was sampled.
     """
     options = result.options
     series = "strategy" if "strategy" in result.summary.columns else "group"
@@ -51,10 +74,7 @@ def report_figures(result: BenchmarkResult) -> list[tuple[str, bytes]]:
     return [
         ("Latency CDFs per strategy (TTFT, ITL, E2E)", figure_png(latency_cdf_figure(
             result.cdfs))),
-        ("Latency vs throughput across rate levels", figure_png(latency_throughput_figure(
-            result.summary, series=series))),
-        ("Goodput vs offered rate", figure_png(goodput_rate_figure(
-            result.summary, [s.name for s in options.slos], series=series))),
+        *_level_figures(result, series),
         ("Request share per pod (strategy x pod)", figure_png(pod_heatmap_figure(
             pod_share_matrix(result.pods)))),
         ("Requests in flight and output tokens/s over time", figure_png(time_series_figure(

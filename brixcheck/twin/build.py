@@ -140,8 +140,27 @@ def kwok_component(twin_dir: Path = TWIN_DIR) -> Component:
     )
 
 
+def envoy_gateway_component(twin_dir: Path = TWIN_DIR) -> Component:
+    """Envoy Gateway's controller (the version AIBrix v0.5.0 installs); built on request only."""
+    module_dir = twin_dir / "envoy-gateway"
+    module = "github.com/envoyproxy/gateway"
+    version = required_version(module_dir / "go.mod", module)
+    return Component(
+        name="envoy-gateway",
+        module_dir=module_dir,
+        version=version,
+        packages=(f"{module}/cmd/envoy-gateway",),
+        ldflags=stamp_flags([(f"{module}/internal/cmd/version.envoyGatewayVersion", version)]),
+    )
+
+
 def all_components(twin_dir: Path = TWIN_DIR) -> list[Component]:
     return [kubernetes_component(twin_dir), kwok_component(twin_dir)]
+
+
+def optional_components(twin_dir: Path = TWIN_DIR) -> list[Component]:
+    """Components built only when named with --only (not part of `twin up`'s build)."""
+    return [envoy_gateway_component(twin_dir)]
 
 
 # --- cache and stamps --------------------------------------------------------------------------
@@ -338,7 +357,8 @@ def build_all(
 ) -> BuildResult:
     """Build (or find already built) the twin's Go programs; return their bin dirs and timings."""
     root = cache_root(cache)
-    comps = select(all_components(twin_dir), only)
+    known = all_components(twin_dir) + (optional_components(twin_dir) if only else [])
+    comps = select(known, only)
     result = BuildResult(bin_dirs={comp.name: bin_dir(root, comp) for comp in comps})
     todo = [comp for comp in comps if force or download_only or not is_fresh(root, comp)]
     if not todo:
@@ -380,7 +400,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["kubernetes", "kwok"],
+        choices=["kubernetes", "kwok", "envoy-gateway"],
         help="build only this component (repeatable)",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")

@@ -32,6 +32,7 @@ async def _keep_plugin_running(dataplane: DataPlane) -> None:
 
 async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> int:
     from brixcheck.twin.pods import PodBacker
+    from brixcheck.twin.system_pods import StackPodBacker
 
     layout = TwinLayout.default()
     dataplane = DataPlane(layout.run_dir / "dataplane", layout.kubeconfig,
@@ -45,11 +46,16 @@ async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stack = StackPodBacker(layout.kubeconfig, layout.run_dir / "stack", time_factor)
     watching = asyncio.ensure_future(backer.run(layout.run_dir / "backer.ready"))
+    stack_watching = asyncio.ensure_future(stack.run())
     keeping = asyncio.ensure_future(_keep_plugin_running(dataplane))
     stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([watching, stopping], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([watching, stack_watching, stopping],
+                       return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
+    stack_watching.cancel()
+    await asyncio.gather(stack_watching, return_exceptions=True)
     keeping.cancel()
     await backer.host.stop_all()
     await asyncio.to_thread(dataplane.stop)

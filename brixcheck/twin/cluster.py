@@ -7,7 +7,10 @@ local processes bound to 127.0.0.1. Nothing is downloaded at run time.
 kwok's stages decide pod status. The twin keeps kwok's stock stages, read from the kwok module it
 was built from, with one change: pods labelled `model.aibrix.ai/name` get an IP and a started,
 not-ready container from kwok, and from then on their status is owned by the pod backer
-(`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would.
+(`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would. Pods of
+ReplicaSets and Jobs in the AIBrix stack's namespaces start the same way and are owned by the
+stack pod backer (`brixcheck.twin.system_pods`), so no stack pod is Ready without a program
+behind it (Jobs complete only when their program exits 0).
 This module does not know about engines or AIBrix.
 """
 
@@ -32,6 +35,7 @@ from brixcheck.twin.build import (
 
 CLUSTER_NAME = "brixcheck"
 MODEL_LABEL = "model.aibrix.ai/name"
+STACK_NAMESPACES = ("aibrix-system", "envoy-gateway-system")
 STOCK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
@@ -104,6 +108,30 @@ def _stage_dir(layout: TwinLayout) -> Path:
     kwok = kwok_component()
     module = module_cache(layout.root) / "sigs.k8s.io" / f"kwok@{kwok.version}"
     return module / "kustomize" / "stage"
+
+
+def _in_stack(operator: str = "In") -> dict:
+    return {"key": ".metadata.namespace", "operator": operator, "values": list(STACK_NAMESPACES)}
+
+
+def stack_pod_start_stage(model_stage: dict) -> dict:
+    """The model-pod start stage for the stack's pods (owned by a ReplicaSet or Job)."""
+    stage = yaml.safe_load(yaml.safe_dump(model_stage))
+    stage["metadata"]["name"] = "brixcheck-stack-pod-start"
+    expressions = stage["spec"]["selector"]["matchExpressions"]
+    expressions[-1] = _in_stack()
+    expressions.append({"key": ".metadata.ownerReferences", "operator": "Exists"})
+    return stage
+
+
+def unowned_stack_pod_ready_stage(pod_ready: dict) -> dict:
+    """kwok's pod-ready for bare pods in the stack namespaces (test stand-ins), as before."""
+    stage = yaml.safe_load(yaml.safe_dump(pod_ready))
+    stage["metadata"]["name"] = "brixcheck-unowned-stack-pod-ready"
+    stage["spec"]["selector"]["matchExpressions"] += [
+        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"},
+        _in_stack(), {"key": ".metadata.ownerReferences", "operator": "DoesNotExist"}]
+    return stage
 
 
 def model_pod_start_stage(pod_ready: dict) -> dict:
@@ -210,9 +238,14 @@ def stages(layout: TwinLayout) -> list[dict]:
     loaded = [yaml.safe_load((base / rel).read_text()) for rel in STOCK_STAGES]
     pod_ready = next(s for s in loaded if s["metadata"]["name"] == "pod-ready")
     model_stage = model_pod_start_stage(pod_ready)
-    pod_ready["spec"]["selector"]["matchExpressions"].append(
-        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"})
-    return [*loaded, model_stage, *node_condition_stages()]
+    unowned_stack = unowned_stack_pod_ready_stage(pod_ready)
+    pod_complete = next(s for s in loaded if s["metadata"]["name"] == "pod-complete")
+    pod_complete["spec"]["selector"]["matchExpressions"].append(_in_stack("NotIn"))
+    pod_ready["spec"]["selector"]["matchExpressions"] += [
+        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"},
+        _in_stack("NotIn")]
+    return [*loaded, model_stage, stack_pod_start_stage(model_stage), unowned_stack,
+            *node_condition_stages()]
 
 
 def kwokctl_config(layout: TwinLayout) -> str:

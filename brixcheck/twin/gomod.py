@@ -1,4 +1,4 @@
-"""Generate the twin's wrapper Go modules (``twin/k8s``, ``twin/kwok``) from upstream releases.
+"""Generate the twin's wrapper Go modules (``twin/k8s``, ``twin/kwok``, ``twin/envoy-gateway``).
 
 ``k8s.io/kubernetes`` requires its ~30 staging modules at the non-existent ``v0.0.0`` and
 satisfies them with ``replace k8s.io/X => ./staging/src/k8s.io/X``; the module zip has no
@@ -8,7 +8,7 @@ published ``v0.<minor>.<patch>`` tag. This script reads the replace block of the
 never written by hand, writes the wrapper ``go.mod`` and lets ``go mod tidy`` fill in the rest
 (indirect requirements and ``go.sum``).
 
-Usage: ``python -m brixcheck.twin.gomod [k8s|kwok|all] [--k8s-version V] [--kwok-version V]``.
+Usage: ``python -m brixcheck.twin.gomod [k8s|kwok|envoy-gateway|all] [--k8s-version V] ...``.
 Go commands use the same module cache as the build (see brixcheck.twin.build).
 """
 
@@ -34,6 +34,7 @@ from brixcheck.twin.build import (
 
 K8S_VERSION = "v1.31.14"
 KWOK_VERSION = "v0.8.0"
+ENVOY_GATEWAY_VERSION = "v1.2.8"  # what AIBrix v0.5.0's config/dependency installs
 K8S_TOOLS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 KWOK_TOOLS = ("kwok", "kwokctl")
 # `tool` directives need go >= 1.24 in the main module; godebug keeps the release's defaults.
@@ -224,15 +225,30 @@ def generate_kwok(version: str, twin_dir: Path, go: str, env: dict[str, str]) ->
     write_and_tidy(twin_dir / "kwok", text, go, env)
 
 
+def generate_envoy_gateway(version: str, twin_dir: Path, go: str, env: dict[str, str]) -> None:
+    """Envoy Gateway's controller; its own replace directives are carried over verbatim."""
+    upstream = upstream_gomod(go, env, "github.com/envoyproxy/gateway", version)
+    text = render_gomod(
+        module="brixcheck/twin/envoy-gateway",
+        godebug=None,
+        tools=["github.com/envoyproxy/gateway/cmd/envoy-gateway"],
+        requires=[f"github.com/envoyproxy/gateway {version}"],
+        replaces=[f"{old} => {new}" for old, new in replace_directives(upstream)],
+    )
+    write_and_tidy(twin_dir / "envoy-gateway", text, go, env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m brixcheck.twin.gomod",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("which", nargs="?", choices=["k8s", "kwok", "all"], default="all")
+    parser.add_argument("which", nargs="?", default="all",
+                        choices=["k8s", "kwok", "envoy-gateway", "all"])
     parser.add_argument("--k8s-version", default=K8S_VERSION)
     parser.add_argument("--kwok-version", default=KWOK_VERSION)
+    parser.add_argument("--envoy-gateway-version", default=ENVOY_GATEWAY_VERSION)
     parser.add_argument("--twin-dir", type=Path, default=TWIN_DIR)
     parser.add_argument("--cache", help="cache root (as for brixcheck.twin.build)")
     args = parser.parse_args(argv)
@@ -244,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate_k8s(args.k8s_version, args.twin_dir, go, env)
         if args.which in ("kwok", "all"):
             generate_kwok(args.kwok_version, args.twin_dir, go, env)
+        if args.which in ("envoy-gateway", "all"):
+            generate_envoy_gateway(args.envoy_gateway_version, args.twin_dir, go, env)
     except TwinBuildError as exc:
         print(f"brixcheck twin gomod: {exc}", file=sys.stderr)
         return 1

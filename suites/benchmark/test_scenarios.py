@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -38,14 +39,15 @@ from brixcheck.bench.runner import (
     run_once,
     with_telemetry,
 )
-from brixcheck.bench.scenario import Scenario, discover_all, scenario_dir
+from brixcheck.bench.scenario import ROUTER_PREFIX, Scenario, discover_all, is_router, scenario_dir
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
-from brixcheck.bench.terminal import summary_table
+from brixcheck.bench.terminal import leaderboard_table, summary_table
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.terminal import terminal_line
 from brixcheck.load.records import read_records
 from brixcheck.model import ModelDeployment
+from brixcheck.routers import vllm_router
 from brixcheck.target import Target
 
 SCENARIOS, BAD_FILES = discover_all(scenario_dir())
@@ -116,16 +118,35 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
     def progress(line: str) -> None:
         terminal_line(config, line)
 
-    if interval <= 0:
-        return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
-    samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
-    try:
-        with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
-            result = run_once(scenario, strategy, repeat, host, out, headers, level, progress)
-    except RunInterrupted as stop:
-        stop.result = with_telemetry(stop.result, samples)
-        raise
+    with ExitStack() as stack:
+        if is_router(strategy):  # the router in front of the same pods, instead of the gateway
+            log = records_dir(scenario, strategy, repeat, out, level).with_suffix(".router.log")
+            router = stack.enter_context(vllm_router.running(
+                list(_engine_urls(target, model).values()),
+                strategy.removeprefix(ROUTER_PREFIX), log))
+            host, headers = router.url, {}
+        if interval <= 0:
+            return run_once(scenario, strategy, repeat, host, out, headers, level, progress)
+        samples = telemetry_path(records_dir(scenario, strategy, repeat, out, level))
+        try:
+            with TelemetrySampler(samples, lambda: _engine_urls(target, model), interval):
+                result = run_once(scenario, strategy, repeat, host, out, headers, level,
+                                  progress)
+        except RunInterrupted as stop:
+            stop.result = with_telemetry(stop.result, samples)
+            raise
     return with_telemetry(result, samples)
+
+
+def _require_loopback_pods(target: Target, model: ModelDeployment) -> None:
+    """vllm-router runs on this machine, in front of pods it can reach on loopback only."""
+    urls = list(_engine_urls(target, model).values())
+    try:
+        vllm_router.check_loopback(urls)
+    except BrixcheckError as exc:
+        pytest.skip(f"NOT-SUPPORTED: {exc.args[0]} (vllm-router runs here on the twin only)")
+    if len(urls) < 2:
+        pytest.skip(f"NOT-SUPPORTED: a router needs >= 2 model pods, found {len(urls)}")
 
 
 @pytest.fixture(scope="session")
@@ -143,16 +164,21 @@ def bench_runs(target: Target, model: ModelDeployment, run_id: str,
         if not done:
             continue
         missing = _unfinished(scenario, done, saturated)
-        info = run_info(run_id, scenario, environment_stamp(target.environment, scenario, image),
-                        partial_reason(done, missing))
+        environment = environment_stamp(target.environment, scenario, image)
+        if any(is_router(s) for s in scenario.strategies):
+            environment["vllmRouter"] = f"vllm-router {vllm_router.installed_version()} (PyPI)"
+        info = run_info(run_id, scenario, environment, partial_reason(done, missing))
         try:
             paths = report_scenario(scenario, done, info, out,
                                     Path(request.config.getoption("--history-db")))
         except BrixcheckError as exc:  # the report is written first, so only the history lacks it
             unstored.append(f"{scenario.id}: {exc}")
             continue
-        rows = json.loads(paths.json.read_text()).get("summary", [])
-        for line in summary_table(scenario.id, rows, paths.html):
+        doc = json.loads(paths.json.read_text())
+        several = len({r.strategy for r in done}) > 1  # a shoot-out: the strategy table
+        lines = (leaderboard_table(scenario.id, doc["leaderboard"], paths.html) if several
+                 else summary_table(scenario.id, doc.get("summary", []), paths.html))
+        for line in lines:
             terminal_line(request.config, line)
         if info.partial_reason:
             terminal_line(request.config, f"benchmark PARTIAL ({info.partial_reason}): "
@@ -199,7 +225,9 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
     if where == "cluster" and Capability.CONTAINER_RUNTIME not in target.capabilities:
         pytest.skip("NOT-SUPPORTED: in-cluster load needs pods that run containers "
                     f"({target.describe_missing([Capability.CONTAINER_RUNTIME.value])})")
-    if strategy != "baseline" and Capability.AIBRIX_GATEWAY not in target.capabilities:
+    if is_router(strategy):
+        _require_loopback_pods(target, model)
+    elif strategy != "baseline" and not request.getfixturevalue("gateway_probe"):
         pytest.skip(f"NOT-SUPPORTED: strategy {strategy} needs an AIBrix gateway "
                     f"({target.describe_missing([Capability.AIBRIX_GATEWAY.value])})")
     if scenario.workload.model != model.name:

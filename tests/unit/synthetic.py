@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from brixcheck.analysis import records_to_frame
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,34 @@ def two_strategies(**overrides: Any) -> list[dict[str, Any]]:
     return (make_records(RunSpec("random", error_every=25, **overrides))
             + make_records(RunSpec("least-request", ttft_scale=0.8,
                                    pod_weights=(2.0, 1.0, 1.0), start_s=5000.0, **overrides)))
+
+
+SHOOTOUT = (  # strategy, TTFT scale, pod weights, prefix-cache hit fraction
+    ("random", 1.0, (1.0, 1.0, 1.0), 0.25),
+    ("least-request", 0.8, (1.0, 1.0, 1.1), 0.25),
+    ("prefix-cache", 0.7, (2.0, 1.0, 1.0), 0.6),
+    ("throughput", 1.02, (1.0, 1.0, 1.0), 0.25),
+)
+
+
+def shootout_frame(repeats: int = 2, strategies: tuple = SHOOTOUT) -> pd.DataFrame:
+    """Several strategies, each repeat replaying the same schedule, labelled with `strategy`
+    and `repeat`: `prefix-cache` and `least-request` faster than `random`, `throughput` no
+    different from it but for noise."""
+    frames = []
+    for repeat in range(repeats):
+        for n, (name, scale, weights, cached) in enumerate(strategies):
+            spec = RunSpec(name, ttft_scale=scale, pod_weights=weights, cached_fraction=cached,
+                           start_s=1000.0 + 100 * (repeat * len(strategies) + n))
+            frames.append(records_to_frame(make_records(spec), {"repeat": repeat}))
+    return pd.concat(frames, ignore_index=True)
+
+
+ELEVEN = (  # 8 AIBrix strategies and 3 vllm-router policies, as a shoot-out lists them
+    *SHOOTOUT, ("least-kv-cache", 0.95, (1.0, 1.0, 1.0), 0.25),
+    ("least-busy-time", 0.9, (1.0, 1.2, 1.0), 0.25), ("least-latency", 0.85, (1, 1, 1), 0.25),
+    ("prefix-cache-preble", 0.75, (1.5, 1.0, 1.0), 0.5), ("vllm-router:random", 1.0, (1, 1, 1),
+                                                           0.25),
+    ("vllm-router:power_of_two", 0.82, (1, 1, 1), 0.25),
+    ("vllm-router:cache_aware", 0.72, (1.8, 1, 1), 0.55),
+)

@@ -71,3 +71,12 @@ def _help(args: list[str]) -> str:
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         main([*args, "--help"])
     return out.getvalue()
+
+
+def test_stack_without_a_reachable_cluster_is_one_sentence(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    code = main(["stack", "status", "--kubeconfig", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "does not exist" in err

@@ -148,3 +148,24 @@ def test_analyze_without_telemetry_leaves_the_engine_hit_rate_undefined(bench_fr
     assert result.summary["engine_prefix_cache_hit_rate"].isna().all()
     assert result.telemetry.pods.empty
     assert result.telemetry.series.empty
+
+
+def test_pod_requests_come_from_the_success_counter(tmp_path):
+    lines = [_line(t, "a", "vllm:request_success", v) for t, v in ((0, 5), (1, 6), (3, 9))]
+    lines += [_line(1, "b", "vllm:num_requests_running", 0)]
+    rows = engine_pod_load(_frame(lines, tmp_path), 1, 3).set_index("pod")
+    assert rows.loc["a", "requests"] == 3
+    assert math.isnan(rows.loc["b", "requests"])  # not exported: undefined, not zero
+
+
+def test_a_router_without_target_pod_gets_balance_from_the_engines(bench_records, tmp_path):
+    records = [{**r, "target_pod": ""} for r in bench_records]  # responses name no pod
+    lines = []
+    for k in range(20):
+        lines += [_line(1000.0 + k, "pod-a", "vllm:request_success", 3 * k),
+                  _line(1000.0 + k, "pod-b", "vllm:request_success", k)]
+    telemetry = _frame(lines, tmp_path, strategy="random")
+    result = analyze(records_to_frame(records), AnalysisOptions(warmup_s=2.0), telemetry)
+    row = result.summary.set_index("group").loc["random"]
+    assert row["pods"] == 2
+    assert row["pod_requests_max_over_mean"] == pytest.approx(1.5)  # 3:1 split

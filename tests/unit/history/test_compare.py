@@ -66,3 +66,24 @@ def test_compare_refuses_an_invalid_candidate(db: Path, capsys):
 def test_compare_unknown_tolerance_lists_the_metrics():
     with pytest.raises(Exception, match="choose from ttft_ms_p50, ttft_ms_p99"):
         parse_tolerances(["ttft_ms_p42=10"])
+
+
+def test_trend_names_runs_and_marks_the_nights_the_gate_flagged(db: Path):
+    from brixcheck.analysis.regression import DEFAULT_TOLERANCES, GateSettings
+    from brixcheck.history.gate import flagged_nights
+    from brixcheck.history.store import ResultsDb
+    from brixcheck.plots import trend_figure
+
+    store_run(db, "night-2", "2026-01-02T02:00:00Z", seed=2)
+    store_run(db, "night-3", "2026-01-03T02:00:00Z", seed=3, ttft_scale=1.2)
+    with ResultsDb(db, read_only=True) as history:
+        run = history.run("night-3")
+        flagged = flagged_nights(history, run.fingerprint, DEFAULT_TOLERANCES, GateSettings())
+        trend = history.trend(run.fingerprint, ["ttft_ms_p50"])
+    assert list(flagged) == ["night-3"]
+    assert any("ttft_ms_p50" in m for m in flagged["night-3"])
+    ax = trend_figure(trend, ["ttft_ms_p50"], set(flagged)).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["night-1", "night-2", "night-3"]
+    assert ax.get_ylim()[0] == 0
+    ringed = [o[0] for c in ax.collections for o in c.get_offsets()]
+    assert ringed == [2]  # night-3 only

@@ -30,8 +30,9 @@ ENVIRONMENT = {"target": "twin", "gpuProduct": "NVIDIA-GeForce-RTX-4060", "drive
                "aibrixVersion": "v0.5.0", "scenario": "streaming-chat"}
 OPTIONS = AnalysisOptions(warmup_s=2.0, schedule=Schedule(20, 15),
                           bounds=ValidityBounds(min_achieved_fraction=0.85))
-SKELETON = ["Environment", "Summary", "Strategy comparison (paired by request)", "Figures",
-            "Errors", "Per-pod balance", "Engine telemetry per pod (measured window)",
+SKELETON = ["Figures", "Environment", "Strategy comparison (paired by request)",
+            "All summary metrics", "Errors", "Per-pod balance",
+            "Engine telemetry per pod (measured window)",
             "GPU telemetry (NVML on the benchmark host)", "Run configuration", "Metric formulas"]
 
 
@@ -45,7 +46,7 @@ def written(bench_records, tmp_path_factory):
 def test_json_report_is_versioned_and_complete(written):
     _, paths = written
     doc = json.loads(paths.json.read_text())
-    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha2"
+    assert doc["schemaVersion"] == SCHEMA_VERSION == "brixcheck.benchmark/v1alpha3"
     assert doc["status"] == "VALID"
     assert doc["environment"] == ENVIRONMENT
     assert re.fullmatch(r"[0-9a-f]{16}", doc["fingerprint"])
@@ -68,16 +69,17 @@ def test_html_report_skeleton(written):
     _, paths = written
     page = paths.html.read_text()
     assert re.findall(r"<h2>(.*?)</h2>", page) == SKELETON
-    for table_id in ("environment", "summary", "errors", "pods"):
+    for table_id in ("leaderboard", "environment", "summary", "errors", "pods"):
         assert f'<table id="{table_id}">' in page
-    assert 'class="banner VALID"' in page
+    assert page.index('<table id="leaderboard">') < page.index("<h2>")  # the answer first
+    assert 'class="banner VALID compact"' in page
 
 
 def test_html_report_embeds_its_figures_and_nothing_external(written):
     _, paths = written
     page = paths.html.read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 5
+    assert len(images) == 4  # one rate level: CI bars instead of the two across-level curves
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
 

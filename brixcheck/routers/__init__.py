@@ -1,0 +1,1 @@
+"""Third-party routers run on the same bench as AIBrix (vllm-router)."""
