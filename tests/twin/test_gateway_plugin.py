@@ -126,8 +126,10 @@ def model_route(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[None]:
     except client.exceptions.ApiException:
         extensions.create_custom_resource_definition(HTTPROUTE_CRD)
         made_crd = True
+    made_namespace = False
     with contextlib.suppress(client.exceptions.ApiException):
         core.create_namespace({"metadata": {"name": "aibrix-system"}})
+        made_namespace = True
     route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
              "metadata": {"name": f"{MODEL}-router", "namespace": "aibrix-system",
                           "labels": {"app.kubernetes.io/managed-by": "brixcheck-selftest"}},
@@ -138,6 +140,20 @@ def model_route(twin: TwinLayout, core: client.CoreV1Api) -> Iterator[None]:
                                            "httproutes", f"{MODEL}-router")
     if made_crd:
         extensions.delete_custom_resource_definition(HTTPROUTE_CRD["metadata"]["name"])
+    if made_namespace:  # a later stack install must find no aibrix-system it did not make
+        core.delete_namespace("aibrix-system")
+        wait_until(lambda: not _namespace_exists(core, "aibrix-system"), 120,
+                   "the test-made aibrix-system namespace to be deleted")
+
+
+def _namespace_exists(core: client.CoreV1Api, name: str) -> bool:
+    try:
+        core.read_namespace(name)
+    except client.exceptions.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 def _try_create(custom: client.CustomObjectsApi, route: dict) -> bool:
