@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from brixcheck import gpu
+from brixcheck.conformance.model import Capability
 from brixcheck.engine.profiles import GIB, get_profile
 from brixcheck.target import GPU_RESOURCE, Target
 
@@ -67,7 +68,7 @@ def _twin_gpus(target: Target) -> list[GpuMemory]:
 
 def gpu_memory(target: Target) -> list[GpuMemory]:
     """The GPUs to check; skips the calling test when no figures can be had."""
-    if target.kind == "twin":
+    if Capability.NVML not in target.capabilities:  # the twin's GPUs are virtual
         return _twin_gpus(target)
     try:
         report = gpu.probe()

@@ -27,7 +27,7 @@ def _is_loopback(ip: str | None) -> bool:
 
 def pod_get(target: Target, pod: client.V1Pod, port: int, path: str) -> str:
     """The body of GET `path` on the pod's `port` (raises on an HTTP or API error)."""
-    if target.kind == "twin" or _is_loopback(pod.status.pod_ip):
+    if target.pod_network_reachable or _is_loopback(pod.status.pod_ip):
         reply = httpx.get(f"http://{pod.status.pod_ip}:{port}/{path.lstrip('/')}",
                           timeout=TIMEOUT_S)
         reply.raise_for_status()

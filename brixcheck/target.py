@@ -7,12 +7,17 @@ cluster is the twin is read from the cluster itself (the marker `brixcheck twin 
 cannot host AIBrix itself (its Go module cannot be fetched here, docs/twin.md), has no real
 kubelet and no NVML; a real cluster is assumed to have all of these, so their absence there is a
 FAIL.
+
+The probe (`connect`) is the one place that asks which kind a target is: it decides the
+capabilities and the facts the rest of the suite asks for instead (`pod_network_reachable`,
+`static_routes`, the addresses the twin announces).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +45,24 @@ TWIN_LACKS = {
 }
 
 
+class TargetKind(StrEnum):
+    """What a target is; read from the cluster by the probe, never from how it was named."""
+
+    CLUSTER = "cluster"
+    TWIN = "twin"
+
+
 @dataclass
 class Target:
-    """A connected cluster and what it can show."""
+    """A connected cluster and what it can show.
 
-    kind: str
+    `pod_network_reachable`: pod IPs answer from this machine, so pods are read directly instead
+    of through the API server's pod proxy. `static_routes`: the gateway's routes are fixed (the
+    twin's Envoy), not made from AIBrix's HTTPRoutes, so a request carrying the `model` header is
+    routed even where no model-router controller made the model's HTTPRoute.
+    """
+
+    kind: TargetKind
     kubeconfig: Path
     api_client: client.ApiClient
     capabilities: set[Capability] = field(default_factory=set)
@@ -52,6 +70,18 @@ class Target:
     time_scale: float = 1.0
     probe_reasons: dict[Capability, str] = field(default_factory=dict)
     twin: dict[str, str] = field(default_factory=dict)  # the twin's marker: gateway, timeFactor
+    pod_network_reachable: bool = False
+    static_routes: bool = False
+
+    @property
+    def announced_gateway(self) -> str:
+        """The gateway URL the cluster announces (the twin's); empty: discover it by labels."""
+        return self.twin.get("gateway", "")
+
+    @property
+    def announced_metadata(self) -> str:
+        """The metadata service URL the cluster announces; empty: the API server's proxy."""
+        return self.twin.get("metadata", "")
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -65,10 +95,8 @@ class Target:
 
     def describe_missing(self, missing: list[str]) -> str:
         """Why the target lacks these capabilities, for a NOT-SUPPORTED reason."""
-        reasons = [self.probe_reasons.get(Capability(m)) or (
-            TWIN_LACKS.get(Capability(m), m) if self.kind == "twin"
-            else "not detected on this cluster") for m in missing]
-        return "; ".join(reasons)
+        return "; ".join(self.probe_reasons.get(Capability(m)) or "not detected on this cluster"
+                         for m in missing)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -117,8 +145,12 @@ def _probe(api: client.ApiClient) -> tuple[Any, list[client.V1Node]]:
     return version, client.CoreV1Api(api).list_node(_request_timeout=PROBE_TIMEOUT_S).items
 
 
-def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
-    """Connect, check the API answers and list nodes, and work out capabilities."""
+def connect(kubeconfig: Path, time_scale: float = 1.0) -> Target:
+    """Connect, check the API answers and list nodes, and work out kind and capabilities.
+
+    The kind comes from the cluster (the twin's marker), so however the kubeconfig was found the
+    verdicts are the same; `time_scale` applies when the cluster does not announce its own.
+    """
     try:
         # No retries for the first look: a silent server costs one bounded wait, not four.
         version, nodes = _probe(_client(kubeconfig, retries=0))
@@ -128,15 +160,18 @@ def connect(kubeconfig: Path, kind: str, time_scale: float = 1.0) -> Target:
                              "kubeconfig's server and credentials are right") from None
     api = _client(kubeconfig)
     marker = twin_marker(api)
-    if marker:
-        kind, time_scale = "twin", float(marker.get("timeFactor", time_scale))
-    target = Target(kind, kubeconfig, api, time_scale=time_scale, twin=marker)
+    kind = TargetKind.TWIN if marker else TargetKind.CLUSTER
+    target = Target(kind, kubeconfig, api, time_scale=float(marker.get("timeFactor", time_scale)),
+                    twin=marker, pod_network_reachable=kind is TargetKind.TWIN,
+                    static_routes=kind is TargetKind.TWIN)
     target.capabilities = _capabilities(kind, nodes)
     target.environment = _environment(kind, version, nodes)
     # Empty when AIBrix is not installed, so twin runs keep one history fingerprint.
     target.environment["aibrixVersion"] = installed_version(target.apps) or ""
-    if kind == "twin" and target.environment["aibrixVersion"] == aibrix.VERSION:
-        target.capabilities.add(Capability.AIBRIX_STACK)  # installed from AIBrix's own files
+    if kind is TargetKind.TWIN:
+        target.probe_reasons.update(TWIN_LACKS)
+        if target.environment["aibrixVersion"] == aibrix.VERSION:
+            target.capabilities.add(Capability.AIBRIX_STACK)  # installed from AIBrix's own files
     return target
 
 
@@ -150,19 +185,19 @@ def twin_marker(api: client.ApiClient) -> dict[str, str]:
         return {}  # 404 on a cluster that is not the twin, 403 where we may not read it
 
 
-def _capabilities(kind: str, nodes: list[client.V1Node]) -> set[Capability]:
+def _capabilities(kind: TargetKind, nodes: list[client.V1Node]) -> set[Capability]:
     found = {Capability.KUBERNETES_API, Capability.MODEL_PODS}
     if any(int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0 for n in nodes):
         found.add(Capability.GPU_NODES)
-    if kind != "twin":
+    if kind is TargetKind.CLUSTER:
         found |= set(TWIN_LACKS)
     return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.gateway.probe_gateway)
 
 
-def _environment(kind: str, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:
+def _environment(kind: TargetKind, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:
     kubelets = sorted({n.status.node_info.kubelet_version for n in nodes if n.status.node_info})
     return {
-        "target": kind,
+        "target": kind.value,
         "kubernetes": version.git_version,
         "k3s": any("+k3s" in v for v in kubelets),
         "kubeletVersions": kubelets,

@@ -30,8 +30,8 @@ class MetadataUsers:
         self.created: list[str] = []
 
     def _call(self, path: str, document: dict[str, Any]) -> None:
-        if self.target.kind == "twin":
-            reply = httpx.post(f"{self.target.twin.get('metadata', '')}{path}", json=document,
+        if self.target.announced_metadata:
+            reply = httpx.post(f"{self.target.announced_metadata}{path}", json=document,
                                timeout=TIMEOUT_S, trust_env=False)
             status, text = reply.status_code, reply.text
         else:
