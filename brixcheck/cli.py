@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
+from brixcheck.config.flags import add_flags
+from brixcheck.config.model import StackOptions, TargetOptions, TwinOptions
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import HISTORY_NAME
 
@@ -70,19 +72,7 @@ def _twin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                                     metavar="{build,up,down,status,scenario}")
     twin_cmds.add_parser("build", help="build the upstream programs (cached by version)")
     twin_up = twin_cmds.add_parser("up", help="start the twin (idempotent)")
-    twin_up.add_argument("--nodes", default=None,
-                         help="node profile in manifests/twin/nodes (default: the running "
-                              "twin's, else k3s-rtx4060)")
-    twin_up.add_argument("--time-factor", type=_positive_float, default=None,
-                         help="scales model load times, probe periods and back-offs together "
-                              "(default 0.1 with the emulator, 1.0 with the real engine, whose "
-                              "start-up takes real time)")
-    twin_up.add_argument("--engine", choices=("emulator", "vllm"), default="emulator",
-                         help="what serves model pods: the emulator, or the real vLLM server "
-                              "on CPU with a tiny model (`make twin-vllm`; docs/twin-vllm.md)")
-    twin_up.add_argument("--gateway-plugin", metavar="PATH", default="",
-                         help="run this AIBrix gateway-plugins executable instead of the "
-                              "emulator (docs/gateway-plugin.md)")
+    add_flags(twin_up.add_argument, TwinOptions, prefix="")  # pytest's are --twin-*
     twin_cmds.add_parser("down", help="stop the twin and remove its files")
     twin_cmds.add_parser("status", help="show what runs")
     backer = twin_cmds.add_parser("backer")
@@ -90,17 +80,6 @@ def _twin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     backer.add_argument("--engine", choices=("emulator", "vllm"), default="emulator")
     backer.add_argument("--gateway-plugin", default="")
     _scenario_parser(twin_cmds)
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a number above zero (a time factor of 0 or less would never wait)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
 
 
 def _scenario_parser(twin_cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,21 +94,15 @@ def _stack_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     stack.add_argument("stack_command", choices=("install", "status", "uninstall"),
                        help="install (idempotent; a foreign install is left alone), status, "
                             "or uninstall (only what brixcheck installed)")
-    stack.add_argument("--kubeconfig", help="cluster (default: $KUBECONFIG, else the twin)")
-    stack.add_argument("--aibrix-release", metavar="URL|DIR",
-                       help="AIBrix's release files: its release page URL, or a directory "
-                            "with them (default: $BRIXCHECK_AIBRIX_RELEASE, else "
-                            "../shared/aibrix/v0.5.0 beside the checkout, else the URL)")
-    stack.add_argument("--aibrix-small", action="store_true",
-                       help="apply the K3s-small overrides (manifests/aibrix/k3s-small)")
+    add_flags(stack.add_argument, TargetOptions, only=["kubeconfig"])
+    add_flags(stack.add_argument, StackOptions, only=["release", "small"])
     stack.add_argument("--timeout", type=float, default=300.0,
                        help="seconds to wait for every Deployment to be Available")
 
 
 def _doctor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = commands.add_parser("doctor", help="diagnose the cluster: causes and remedies")
-    doctor.add_argument("--kubeconfig", help="cluster to check (default: $KUBECONFIG, else "
-                        "the twin's, /etc/rancher/k3s/k3s.yaml or ~/.kube/config)")
+    add_flags(doctor.add_argument, TargetOptions, only=["kubeconfig"])
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 

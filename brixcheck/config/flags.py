@@ -42,8 +42,8 @@ def _flag_settings(model: type[Options], name: str) -> dict[str, Any]:
     kind = _without_none(field.annotation)
     if kind is bool:
         return {**settings, "action": "store_true"}
-    if typing.get_origin(kind) is Literal:
-        settings["choices"] = typing.get_args(kind)
+    if typing.get_origin(kind) is Literal:  # argparse's own message lists the choices
+        return {**settings, "choices": typing.get_args(kind)}
     extra = field.json_schema_extra
     if isinstance(extra, dict) and "metavar" in extra:
         settings["metavar"] = extra["metavar"]

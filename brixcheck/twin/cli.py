@@ -95,7 +95,7 @@ def main_scenario(name: str, state: str | None) -> int:
     layout = TwinLayout.default()
     if not layout.kubeconfig.exists():
         raise BrixcheckError("the twin is not up", "start it with `brixcheck twin up`")
-    api = connect(layout.kubeconfig, "twin").api_client
+    api = connect(layout.kubeconfig).api_client
     if name == "list":
         on = set(scenarios.active(client.CoreV1Api(api)))
         for scenario in scenarios.SCENARIOS.values():

@@ -31,6 +31,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from brixcheck.config.model import DEFAULT_TWIN_NODES
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import data_path
 from brixcheck.twin import dataplane
@@ -49,7 +50,7 @@ STOP_TIMEOUT_S = 10.0
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
 # so its probes must not be sped up (a 60 x 5 s startup budget x 0.1 is shorter than ~17 s).
 DEFAULT_TIME_FACTOR = {"emulator": 0.1, "vllm": 1.0}
-DEFAULT_NODES = "k3s-rtx4060"
+DEFAULT_NODES = DEFAULT_TWIN_NODES
 MARKER_NAMESPACE, MARKER_NAME = "kube-public", "brixcheck-twin"
 
 

@@ -109,8 +109,8 @@ def _local_run(scenario: Scenario, strategy: str, repeat: int, rate: float | Non
                target: Target, model: ModelDeployment, run_id: str,
                config: pytest.Config, host: str) -> RunResult:
     """Locust on this machine through the gateway, with the engines' telemetry sampled."""
-    # The gateway plugin sets `model` for header-less requests; the twin has no plugin.
-    headers = {"model": model.name} if strategy == "baseline" and target.kind == "twin" else {}
+    # The gateway plugin sets `model` for header-less requests; static routes need it sent.
+    headers = {"model": model.name} if strategy == "baseline" and target.static_routes else {}
     _reset_caches(target, model)
     out = Path("reports") / f"bench-{run_id}"
     level = rate if scenario.load.sweep_rates_per_s else None

@@ -109,7 +109,7 @@ def test_sigterm_during_a_run_removes_its_namespace(twin, core):
 def test_model_waiting_for_another_runs_gpu_is_timed_from_scheduling(twin, core, other_run):
     holder_ns = other_run(age_s=0, gpu=True)  # a live run holds the only GPU
     assert f"{holder_ns}/holder (another brixcheck run, still running)" in gpu_holders(core, "x")
-    target = connect(twin.kubeconfig, "cluster")
+    target = connect(twin.kubeconfig)
     run_id = uuid.uuid4().hex[:8]
     namespace = other_run(age_s=0, gpu=False)
     result: dict[str, ModelDeployment] = {}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.config.kubeconfig import find_kubeconfig
 from brixcheck.errors import BrixcheckError
 from brixcheck.target import connect
 from brixcheck.twin import dataplane, lifecycle
@@ -68,8 +69,8 @@ def test_running_twin_refuses_other_nodes_or_time_factor(twin: TwinLayout):
 
 
 def test_twin_is_known_whichever_way_it_is_reached(twin: TwinLayout):
-    by_default = connect(twin.kubeconfig, "twin")
-    by_kubeconfig = connect(twin.kubeconfig, "cluster")  # --kubeconfig / $KUBECONFIG
+    by_default = connect(find_kubeconfig(None, environ={}).path)  # the order finds the twin
+    by_kubeconfig = connect(twin.kubeconfig)  # --kubeconfig / $KUBECONFIG
     assert by_kubeconfig.kind == "twin"
     assert by_kubeconfig.capabilities == by_default.capabilities
     assert by_kubeconfig.time_scale == by_default.time_scale == lifecycle.time_factor()

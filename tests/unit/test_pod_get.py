@@ -31,7 +31,8 @@ def test_loopback_pod_is_read_directly_in_cluster_mode():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        target = SimpleNamespace(kind="cluster", core=_RefusingCore())
+        target = SimpleNamespace(kind="cluster", pod_network_reachable=False,
+                                 core=_RefusingCore())
         pod = SimpleNamespace(status=SimpleNamespace(pod_ip="127.0.0.1"),
                               metadata=SimpleNamespace(name="p", namespace="n"))
         text = pod_get(target, pod, server.server_address[1], "metrics")  # type: ignore[arg-type]

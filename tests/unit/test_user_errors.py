@@ -84,7 +84,7 @@ def test_silent_api_server_is_one_bounded_wait(tmp_path: Path, silent_server: in
     path.write_text(KUBECONFIG.format(server=f"http://127.0.0.1:{silent_server}"))
     start = time.monotonic()
     with pytest.raises(BrixcheckError, match=r"does not answer \(no answer within 1 s\)"):
-        connect(path, "cluster")
+        connect(path)
     assert time.monotonic() - start < 3.5  # one wait: no urllib3 retries
 
 
@@ -94,7 +94,7 @@ def test_refused_api_server_message_has_no_library_reprs(tmp_path: Path):
     path = tmp_path / "kubeconfig"
     path.write_text(KUBECONFIG.format(server=f"https://127.0.0.1:{port}"))
     with pytest.raises(BrixcheckError) as info:
-        connect(path, "cluster")
+        connect(path)
     assert "(Connection refused)" in str(info.value)
     assert "object at 0x" not in str(info.value)
     assert "urllib3" not in str(info.value)

@@ -1,15 +1,10 @@
-"""Doctor's reading (logs that do not exist read as empty) and its kubeconfig choice."""
+"""Doctor's reading: logs that do not exist read as empty, each log is read once."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from kubernetes.client.rest import ApiException
 
-from brixcheck.doctor import cli
 from brixcheck.doctor.read import log_reader
-from brixcheck.errors import BrixcheckError
 
 
 class FakeCore:
@@ -37,18 +32,3 @@ def test_log_reader_reads_each_log_once():
     read("ns", "p", "c", False)
     read("ns", "p", "c", False)
     assert core.calls == 1
-
-
-def test_kubeconfig_option_wins_over_the_environment(monkeypatch, tmp_path: Path):
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "env"))
-    assert cli.find_kubeconfig(str(tmp_path / "opt")) == tmp_path / "opt"
-    assert cli.find_kubeconfig(None) == tmp_path / "env"
-
-
-def test_no_kubeconfig_anywhere_is_one_sentence(monkeypatch, tmp_path: Path):
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setattr(cli, "_twin_kubeconfig", lambda: tmp_path / "twin")
-    monkeypatch.setattr(cli, "K3S_KUBECONFIG", tmp_path / "k3s.yaml")
-    monkeypatch.setattr(cli, "USER_KUBECONFIG", tmp_path / "config")
-    with pytest.raises(BrixcheckError, match="no kubeconfig given and none found"):
-        cli.find_kubeconfig(None)
