@@ -15,7 +15,7 @@ import pytest
 
 from brixcheck import gpu
 from brixcheck.conformance.model import Capability
-from brixcheck.engine.profiles import GIB, get_profile
+from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
 from brixcheck.target import GPU_RESOURCE, Target
 
 DEFAULT_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization
@@ -57,7 +57,7 @@ def _twin_gpus(target: Target) -> list[GpuMemory]:
         if int((node.status.allocatable or {}).get(GPU_RESOURCE, "0")) < 1:
             continue
         notes = node.metadata.annotations or {}
-        profile = get_profile(notes.get("brixcheck.io/gpu-profile", "rtx4060-8gb"))
+        profile = get_profile(notes.get("brixcheck.io/gpu-profile", DEFAULT_PROFILE))
         used = float(notes.get("brixcheck.io/gpu-used-gib",
                                profile.gpu.desktop_used_bytes / GIB))
         total = profile.gpu.vram_bytes

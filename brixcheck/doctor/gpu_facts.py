@@ -33,7 +33,7 @@ from pathlib import Path
 from kubernetes import client
 
 from brixcheck import gpu
-from brixcheck.engine.profiles import GIB, get_profile
+from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ PROC = Path("/proc")
 # The kubelet's cgroup path carries the pod UID: cgroupfs `pod1234-...`, systemd `pod1234_...`.
 _UID = r"[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}"
 _POD_UID = re.compile(rf"pod({_UID})")
-TWIN_DEFAULT_PROFILE = "rtx4060-8gb"
+TWIN_DEFAULT_PROFILE = DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brixcheck.engine.metrics import MetricNames
-from brixcheck.engine.profiles import PROFILES
+from brixcheck.engine.profiles import DEFAULT_PROFILE, PROFILES
 
 # vLLM flags that take a value and change nothing the emulator models.
 _IGNORED_WITH_VALUE = (
@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                    default=True)
     p.add_argument("--enable-prompt-tokens-details", action="store_true")
     p.add_argument("--show-hidden-metrics-for-version", default=None)
-    p.add_argument("--emu-profile", default="rtx4060-8gb", choices=sorted(PROFILES))
+    p.add_argument("--emu-profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES))
     p.add_argument("--emu-metric-names", default="modern", choices=[m.value for m in MetricNames])
     p.add_argument("--emu-load-time-s", type=float, default=None)
     p.add_argument("--emu-load-time-factor", type=float, default=1.0)

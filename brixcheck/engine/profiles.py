@@ -105,12 +105,14 @@ DEEPSEEK_R1_QWEN_1_5B = ModelSpec(
     mean_output_tokens=256,
 )
 
+DEFAULT_PROFILE = "rtx4060-8gb"  # the seed's consumer GPU; the twin's nodes default to it
+
 PROFILES: dict[str, Profile] = {
     # Load time: weights already on local disk; safetensors read + torch.compile + CUDA-graph
     # capture on a consumer box takes about a minute (the seed's ~3 min includes the download).
     # Non-KV overhead: activation peak of a 2048-token profiling run + CUDA graphs + non-torch.
-    "rtx4060-8gb": Profile(
-        name="rtx4060-8gb",
+    DEFAULT_PROFILE: Profile(
+        name=DEFAULT_PROFILE,
         gpu=RTX4060_8GB,
         model=DEEPSEEK_R1_QWEN_1_5B,
         load_time_s=75.0,

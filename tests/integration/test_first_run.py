@@ -46,7 +46,9 @@ def test_failed_twin_build_ends_the_run_with_one_sentence(tmp_path: Path):
     go.write_text('#!/bin/sh\nif [ "$1" = env ]; then echo go1.26.0; exit 0; fi\n'
                   'echo "go: module lookup disabled" >&2; exit 1\n')
     go.chmod(0o755)
-    env = {"GO": str(go), "BRIXCHECK_TWIN_CACHE": str(tmp_path / "cache"), "KUBECONFIG": ""}
+    # No kubeconfig anywhere (HOME hides ~/.kube/config), so the run must start the twin.
+    env = {"GO": str(go), "BRIXCHECK_TWIN_CACHE": str(tmp_path / "cache"), "KUBECONFIG": "",
+           "HOME": str(tmp_path)}
     run = _conformance(env)
     _assert_one_sentence(run, "download kubernetes-v1.31.14 failed (go exited 1)")
     assert not (tmp_path / "cache" / "bin" / "kubernetes-v1.31.14").exists()
