@@ -189,7 +189,7 @@ def _capabilities(kind: TargetKind, nodes: list[client.V1Node]) -> set[Capabilit
     found = {Capability.KUBERNETES_API, Capability.MODEL_PODS}
     if any(int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0 for n in nodes):
         found.add(Capability.GPU_NODES)
-    if kind is TargetKind.CLUSTER:
+    if kind == TargetKind.CLUSTER:  # a StrEnum: a plain "cluster" compares equal too
         found |= set(TWIN_LACKS)
     return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.gateway.probe_gateway)
 
@@ -197,7 +197,7 @@ def _capabilities(kind: TargetKind, nodes: list[client.V1Node]) -> set[Capabilit
 def _environment(kind: TargetKind, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:
     kubelets = sorted({n.status.node_info.kubelet_version for n in nodes if n.status.node_info})
     return {
-        "target": kind.value,
+        "target": str(kind),
         "kubernetes": version.git_version,
         "k3s": any("+k3s" in v for v in kubelets),
         "kubeletVersions": kubelets,
