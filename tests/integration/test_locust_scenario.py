@@ -35,3 +35,13 @@ def test_open_loop_scenario_writes_one_record_per_request(engine_host: EngineHos
         assert len(record["token_times_s"]) == len(record["truth"]["token_intended_s"]) == 8
         assert record["sent_s"] >= record["intended_s"]
         assert record["truth"]["arrival_s"] >= record["sent_s"]
+
+
+def test_locust_without_a_run_file_exits_2_with_one_line(tmp_path: Path):
+    run = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles/streaming_chat.py"),
+         "--headless", "--only-summary", "-H", "http://127.0.0.1:9", "--run-time", "2s",
+         "OpenLoopUser"], capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "brixcheck: no run file: pass --brixcheck-run FILE" in run.stderr
+    assert "Traceback" not in run.stderr
