@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.cli import main
 from brixcheck.config import kubeconfig
 from brixcheck.config.kubeconfig import KubeconfigSource, find_kubeconfig, require_kubeconfig
 from brixcheck.errors import BrixcheckError
@@ -62,3 +63,12 @@ def test_no_kubeconfig_anywhere_is_one_sentence(files: dict[str, Path]):
     assert find_kubeconfig(None) is None
     with pytest.raises(BrixcheckError, match="no kubeconfig given and none found"):
         require_kubeconfig(None)
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["stack", "status"]])
+def test_commands_without_any_kubeconfig_say_so_in_one_line(files: dict[str, Path], capsys,
+                                                            command: list[str]):
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("brixcheck: no kubeconfig given and none found")
+    assert err.count("\n") == 1
