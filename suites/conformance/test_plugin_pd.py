@@ -22,7 +22,7 @@ import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
+from brixcheck.conformance.plugin import not_supported
 from brixcheck.kube import OWNER_LABELS
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
@@ -84,15 +84,15 @@ def _ready_ips(target: Target, namespace: str, name: str) -> dict[str, str]:
 def pd_pods(target: Target, model: ModelDeployment) -> Iterator[tuple[str, dict[str, str]]]:
     kv_args = _kv_args(target, model)
     if kv_args is None:
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs engines with a KV connector: give the "
-                    f"model's container {KV_FLAG} (e.g. {aibrix.PD_KV_TRANSFER_CONFIG}, with an "
-                    "image that has NIXL); without one v0.5.0 answers 503 x-error-routing (the "
-                    "prefill answer's kv_transfer_params is null)")
+        not_supported(f"pd needs engines with a KV connector: give the model's container "
+                      f"{KV_FLAG} (e.g. {aibrix.PD_KV_TRANSFER_CONFIG}, with an image that has "
+                      "NIXL); without one v0.5.0 answers 503 x-error-routing (the prefill "
+                      "answer's kv_transfer_params is null)")
     free = sum(int((n.status.allocatable or {}).get("nvidia.com/gpu", "0"))
                for n in target.core.list_node().items) - 1
     if free < 2:
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs a prefill and a decode pod beside the "
-                    f"model's: {free} GPU free (on the twin: --twin-nodes three-gpu)")
+        not_supported(f"pd needs a prefill and a decode pod beside the "
+                      f"model's: {free} GPU free (on the twin: --twin-nodes three-gpu)")
     name = f"{model.name}-pd"
     for role in ("prefill", "decode"):
         target.core.create_namespaced_pod(model.namespace, _pd_pod(model, name, role, kv_args))
