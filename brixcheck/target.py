@@ -79,6 +79,11 @@ class Target:
         return self.twin.get("gateway", "")
 
     @property
+    def announced_engine(self) -> str:
+        """What serves the model pods when the cluster says (the twin: emulator or vllm)."""
+        return self.twin.get("engine", "")
+
+    @property
     def announced_metadata(self) -> str:
         """The metadata service URL the cluster announces; empty: the API server's proxy."""
         return self.twin.get("metadata", "")

@@ -18,7 +18,7 @@ import pytest
 from brixcheck.conformance.model import Capability
 from brixcheck.target import TWIN_LACKS, TargetKind, connect
 
-MARKER = {"timeFactor": "0.1", "gateway": "http://127.0.0.1:10080",
+MARKER = {"timeFactor": "0.1", "gateway": "http://127.0.0.1:10080", "engine": "emulator",
           "metadata": "http://127.0.0.1:10090", "gatewayPlugin": "emulator"}
 NODE = {"metadata": {"name": "n0", "labels": {"nvidia.com/gpu.product": "RTX-4060"}},
         "status": {"allocatable": {"nvidia.com/gpu": "1"},
@@ -82,6 +82,7 @@ def test_target_kind_and_facts_come_from_the_cluster(kubeconfig: Path):
     assert target.static_routes is twin
     assert target.announced_gateway == ("http://127.0.0.1:10080" if twin else "")
     assert target.announced_metadata == ("http://127.0.0.1:10090" if twin else "")
+    assert target.announced_engine == ("emulator" if twin else "")
     assert target.time_scale == (0.1 if twin else 1.0)
     assert Capability.GPU_NODES in target.capabilities
 
