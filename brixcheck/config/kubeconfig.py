@@ -10,6 +10,10 @@
 Steps 3-5 take a file only when it exists. When none is found, a suite run starts the twin
 (brixcheck.fixtures.target) and the commands stop with one sentence. This module only looks at
 paths; connecting is brixcheck.target's job.
+
+`python -m brixcheck.config` exits 0 when a suite run without --kubeconfig would use
+the twin, 1 when the order finds a cluster's kubeconfig first (the Makefile asks it before
+installing AIBrix for the run, which it does on the twin only).
 """
 
 from __future__ import annotations
@@ -74,3 +78,9 @@ def require_kubeconfig(option: str | Path | None) -> FoundKubeconfig:
                              f"{K3S_KUBECONFIG}, {USER_KUBECONFIG})",
                              "pass --kubeconfig PATH, or start the twin with `brixcheck twin up`")
     return found
+
+
+def reaches_twin(environ: Mapping[str, str] | None = None) -> bool:
+    """True when a suite run without --kubeconfig uses the twin (running, or started)."""
+    found = find_kubeconfig(None, environ)
+    return found is None or found.source is KubeconfigSource.TWIN

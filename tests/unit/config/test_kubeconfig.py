@@ -10,7 +10,12 @@ import pytest
 
 from brixcheck.cli import main
 from brixcheck.config import kubeconfig
-from brixcheck.config.kubeconfig import KubeconfigSource, find_kubeconfig, require_kubeconfig
+from brixcheck.config.kubeconfig import (
+    KubeconfigSource,
+    find_kubeconfig,
+    reaches_twin,
+    require_kubeconfig,
+)
 from brixcheck.errors import BrixcheckError
 
 
@@ -72,3 +77,14 @@ def test_commands_without_any_kubeconfig_say_so_in_one_line(files: dict[str, Pat
     err = capsys.readouterr().err
     assert err.startswith("brixcheck: no kubeconfig given and none found")
     assert err.count("\n") == 1
+
+
+def test_reaches_twin_only_when_no_cluster_comes_first(files: dict[str, Path]):
+    assert reaches_twin(environ={})  # nothing found: the suite starts the twin
+    files["twin"].write_text("")
+    assert reaches_twin(environ={})
+    files["k3s"].write_text("")
+    assert reaches_twin(environ={})  # the running twin comes before K3s's file
+    files["twin"].unlink()
+    assert not reaches_twin(environ={})
+    assert not reaches_twin(environ={"KUBECONFIG": str(files["twin"])})
