@@ -222,9 +222,9 @@ def test_scenario(scenario: Scenario, repeat: int, strategy: str, rate: float | 
     if key in saturated:
         pytest.skip(f"the sweep stopped: saturated at {saturated[key]}")
     where = request.config.getoption("--load-where") or scenario.load.where
-    if where == "cluster" and Capability.CONTAINER_RUNTIME not in target.capabilities:
-        pytest.skip("NOT-SUPPORTED: in-cluster load needs pods that run containers "
-                    f"({target.describe_missing([Capability.CONTAINER_RUNTIME.value])})")
+    if where == "cluster" and Capability.LOADGEN_PODS not in target.capabilities:
+        pytest.skip("NOT-SUPPORTED: in-cluster load needs the Locust Jobs' pods to run "
+                    f"({target.describe_missing([Capability.LOADGEN_PODS.value])})")
     if is_router(strategy):
         _require_loopback_pods(target, model)
     elif strategy != "baseline" and not request.getfixturevalue("gateway_probe"):
