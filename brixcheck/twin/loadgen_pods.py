@@ -143,6 +143,7 @@ class LoadgenPodBacker:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            if task is not None or event["type"] == "DELETED":  # also pods of a past backer
                 await asyncio.to_thread(self._forget, meta)
         elif meta["uid"] not in self._pods and status.get("podIP") \
                 and status.get("phase") not in TERMINAL_PHASES:
