@@ -22,6 +22,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from brixcheck.bench import incluster_run
 from brixcheck.bench.incluster import RECORDS_DIR, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.runner import run_once
@@ -97,7 +98,10 @@ def _left_over(twin: TwinLayout, core: client.CoreV1Api, namespace: str, run_id:
 
 def test_incluster_locust_jobs_run_with_two_workers_and_match_a_local_run(
         twin: TwinLayout, apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str,
-        tmp_path: Path):
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Nothing is pulled or installed on the twin: a run that has not finished within a minute
+    # is stuck, and the wait then says in what state each pod is.
+    monkeypatch.setattr(incluster_run, "START_ALLOWANCE_S", 60)
     pod = _ready_model_pod(apps, core, namespace)
     scenario, run_id = _scenario(), f"incluster{int(time.time())}"
     spec = LoadgenSpec(scenario, "baseline", f"http://{MODEL}.{namespace}.svc:8000", run_id,
