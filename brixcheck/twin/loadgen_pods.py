@@ -178,8 +178,8 @@ class LoadgenPodBacker:
                 *launch.argv, cwd=pod_dir, env=launch.env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 limit=LINE_LIMIT, start_new_session=True, preexec_fn=die_with_parent())
-            log.info("%s/%s runs %s (PID %d)", meta["namespace"], meta["name"],
-                     " ".join(launch.argv[len(PRIVATE_TMP_ARGV) + 2:][:3]), proc.pid)
+            log.info("%s/%s runs its container (PID %d)", meta["namespace"], meta["name"],
+                     proc.pid)
             exited = asyncio.ensure_future(proc.wait())
             pumps = [asyncio.ensure_future(_pump(stream, name, log_file))
                      for stream, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
