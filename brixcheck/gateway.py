@@ -20,7 +20,7 @@ from kubernetes.stream import portforward
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import label_selector
+from brixcheck.cluster.kube import label_selector
 
 CONNECT_TIMEOUT_S = 1.0
 

@@ -3,7 +3,7 @@
 The first signal raises KeyboardInterrupt (what pytest and every `finally` already handle) and
 remembers which signal it was, so reports can say why they are partial. A second signal during
 the clean-up ends the process at once with one line instead of a traceback; what it leaves in a
-cluster carries a heartbeat that the next run reads (brixcheck.kube.reap_stale_namespaces).
+cluster carries a heartbeat that the next run reads (brixcheck.cluster.kube.reap_stale_namespaces).
 """
 
 from __future__ import annotations

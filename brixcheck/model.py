@@ -20,7 +20,7 @@ import yaml
 from kubernetes import client
 
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import WaitTimeoutError, label_selector, owned, pod_events, wait_for
+from brixcheck.cluster.kube import WaitTimeoutError, label_selector, owned, pod_events, wait_for
 from brixcheck.target import Target
 
 READY_TIMEOUT_S = 600.0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from brixcheck.kube import OWNER_LABELS, RUN_LABEL, label_selector
+from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL, label_selector
 
 HEARTBEAT = "brixcheck.io/heartbeat"
 OWNER = "brixcheck.io/owner"

@@ -28,7 +28,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.release import Obj, Release, apply_overlay
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import (
+from brixcheck.cluster.kube import (
     RUN_LABEL,
     WaitTimeoutError,
     deployment_ready,

@@ -4,7 +4,7 @@ A master Job with its headless Service, a worker Job with one pod per share of t
 a ConfigMap carrying the locustfile and brixcheck's load package from this checkout (so the pods
 run exactly the suite's code) and the run file they all read (brixcheck.load.run_spec). Load then
 starts next to the target instead of through a port-forward. Every object carries the suite's
-ownership labels and the run id (brixcheck.kube).
+ownership labels and the run id (brixcheck.cluster.kube).
 
 Image: a plain public Python image that pip-installs Locust's pinned dependencies when each pod
 starts (needs the cluster to reach the package index); with `install=False` the image must
@@ -23,7 +23,7 @@ import yaml
 
 from brixcheck.bench.runner import DRAIN_S, RUN_FILE, locust_options, run_spec
 from brixcheck.bench.scenario import Scenario
-from brixcheck.kube import owned
+from brixcheck.cluster.kube import owned
 from brixcheck.load.run_spec import RUN_OPTION
 from brixcheck.resources import data_path
 

@@ -40,7 +40,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from brixcheck.children import die_with_parent
-from brixcheck.kube import UNRUNNABLE_REASON
+from brixcheck.cluster.kube import UNRUNNABLE_REASON
 from brixcheck.twin.cluster import LOADGEN_LABEL
 from brixcheck.twin.kubelet import ContainerState
 from brixcheck.twin.pods import TERMINAL_PHASES, container_status, point_logs

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from kubernetes import client, config, watch
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.kube import UNRUNNABLE_REASON
+from brixcheck.cluster.kube import UNRUNNABLE_REASON
 from brixcheck.twin.cluster import LOADGEN_LABEL, STACK_NAMESPACES
 from brixcheck.twin.kubelet import (
     ContainerRunner,

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.kube import owned, wait_for
+from brixcheck.cluster.kube import owned, wait_for
 from brixcheck.runs import gpu_holders
 from brixcheck.target import GPU_RESOURCE, Target
 

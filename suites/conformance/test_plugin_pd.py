@@ -23,7 +23,7 @@ import pytest
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
-from brixcheck.kube import OWNER_LABELS
+from brixcheck.cluster.kube import OWNER_LABELS
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 

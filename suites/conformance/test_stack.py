@@ -12,7 +12,7 @@ from brixcheck.doctor.facts import describe
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.stack import StackState
 from brixcheck.gateway import find_envoy_service
-from brixcheck.kube import deployment_ready, unrunnable_reason
+from brixcheck.cluster.kube import deployment_ready, unrunnable_reason
 from brixcheck.stack import free_room, installed_version, release_requests
 from brixcheck.target import Target
 

@@ -27,7 +27,7 @@ from brixcheck.bench.incluster import RECORDS_DIR, LoadgenSpec
 from brixcheck.bench.incluster_run import run_in_cluster
 from brixcheck.bench.runner import run_once
 from brixcheck.bench.scenario import Load, Scenario, Workload
-from brixcheck.kube import RUN_LABEL, label_selector
+from brixcheck.cluster.kube import RUN_LABEL, label_selector
 from brixcheck.load.records import read_records
 from brixcheck.load.schedule import Arrival, arrival_offsets
 from brixcheck.twin.cluster import TwinLayout

@@ -13,7 +13,7 @@ from kubernetes import client, config
 from brixcheck.bench.incluster import LoadgenSpec, render
 from brixcheck.bench.incluster_run import create
 from brixcheck.bench.scenario import Load, Scenario, Workload
-from brixcheck.kube import OWNER_LABELS, RUN_LABEL, label_selector
+from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL, label_selector
 from brixcheck.twin.cluster import TwinLayout
 
 pytestmark = [pytest.mark.twin, pytest.mark.timeout(120)]

@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from brixcheck.kube import owned
+from brixcheck.cluster.kube import owned
 from brixcheck.model import ModelDeployment, deploy_model
 from brixcheck.runs import HEARTBEAT, gpu_holders
 from brixcheck.target import GPU_RESOURCE, connect

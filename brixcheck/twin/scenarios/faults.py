@@ -33,7 +33,7 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.errors import BrixcheckError
-from brixcheck.kube import label_selector, wait_for
+from brixcheck.cluster.kube import label_selector, wait_for
 from brixcheck.twin.cluster import NODE_CONDITION_LABEL
 from brixcheck.twin.pods import (
     ENGINE_ARGS_ANNOTATION,

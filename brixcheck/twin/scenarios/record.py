@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes import client, utils
 from kubernetes.client.rest import ApiException
 
-from brixcheck.kube import OWNER_LABELS, RUN_LABEL, owned, wait_for
+from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL, owned, wait_for
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from brixcheck.bench.incluster import CODE, LoadgenSpec, master_args, render
 from brixcheck.bench.runner import RUN_FILE
 from brixcheck.bench.scenario import Load, Scenario, Workload
 from brixcheck.conformance.model import Capability
-from brixcheck.kube import OWNER_LABELS, RUN_LABEL
+from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL
 from brixcheck.load.run_spec import RUN_OPTION, RunSpec
 from brixcheck.resources import CHECKOUT as REPO
 from brixcheck.target import _capabilities
