@@ -16,7 +16,7 @@ import pytest
 from brixcheck import gpu
 from brixcheck.conformance.model import Capability
 from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
-from brixcheck.target import GPU_RESOURCE, Target
+from brixcheck.cluster.target import GPU_RESOURCE, Target
 
 DEFAULT_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization
 

@@ -13,7 +13,7 @@ import ipaddress
 import httpx
 from kubernetes import client
 
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 TIMEOUT_S = 10.0
 

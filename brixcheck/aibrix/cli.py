@@ -8,7 +8,7 @@ from pathlib import Path
 from brixcheck.aibrix import release
 from brixcheck.aibrix.install import Installer
 from brixcheck.config.kubeconfig import require_kubeconfig
-from brixcheck.target import connect
+from brixcheck.cluster.target import connect
 from brixcheck.twin.build import cache_root
 
 

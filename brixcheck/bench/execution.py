@@ -30,7 +30,7 @@ from brixcheck.bench.session import PlannedRun
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.model import ModelDeployment
 from brixcheck.routers import vllm_router
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 
 Steps 3-5 take a file only when it exists. When none is found, a suite run starts the twin
 (brixcheck.fixtures.target) and the commands stop with one sentence. This module only looks at
-paths; connecting is brixcheck.target's job.
+paths; connecting is brixcheck.cluster.target's job.
 
 `python -m brixcheck.config` exits 0 when a suite run without --kubeconfig would use
 the twin, 1 when the order finds a cluster's kubeconfig first (the Makefile asks it before

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 TIMEOUT_S = 10.0
 PROXY = (f"/api/v1/namespaces/{aibrix.SYSTEM_NAMESPACE}/services/"

@@ -26,7 +26,7 @@ from brixcheck.files import write_atomic
 from brixcheck.interrupts import CURRENT as INTERRUPTS
 
 if TYPE_CHECKING:
-    from brixcheck.target import Target
+    from brixcheck.cluster.target import Target
 
 SCHEMA_VERSION = "brixcheck.conformance/v1alpha1"
 # How a NOT-SUPPORTED skip reads: written only by not_supported(), read by not_supported_reason().

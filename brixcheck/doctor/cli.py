@@ -14,7 +14,7 @@ from brixcheck.doctor.gpu_facts import from_host, from_twin
 from brixcheck.doctor.model import Observed
 from brixcheck.doctor.read import observe
 from brixcheck.doctor.render import as_json, report_lines
-from brixcheck.target import connect
+from brixcheck.cluster.target import connect
 
 
 def _with_gpu(seen: Observed, virtual: bool) -> tuple[Observed, list[str]]:

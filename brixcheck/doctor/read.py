@@ -45,7 +45,7 @@ def observe(api_client: client.ApiClient, gpu: GpuFacts | None = None,
     """List nodes, pods, events, Services, Deployments and ReplicaSets of the whole cluster.
 
     Args:
-        api_client: a connected client (`brixcheck.target.connect` makes one).
+        api_client: a connected client (`brixcheck.cluster.target.connect` makes one).
         gpu: GPU facts of the host or the twin, if any.
         time_scale: the cluster's seconds per pod-spec second (the twin's time factor).
 

@@ -93,7 +93,7 @@ def main_twin(command: str, nodes: str, time_factor: float | None, scenario: str
 
 def main_scenario(name: str, state: str | None) -> int:
     """`brixcheck twin scenario list | NAME on | NAME off`."""
-    from brixcheck.target import connect
+    from brixcheck.cluster.target import connect
     from brixcheck.twin import scenarios
 
     layout = TwinLayout.default()

@@ -10,7 +10,7 @@ control plane, removes the run directory and checks the ports are free before it
 `status` checks each part's health. Every step's time is printed at the end.
 
 The running twin is marked in its own cluster (ConfigMap `brixcheck-twin` in `kube-public`), so
-a run pointed at the twin's kubeconfig by any route knows it is the twin (brixcheck.target).
+a run pointed at the twin's kubeconfig by any route knows it is the twin (brixcheck.cluster.target).
 """
 
 from __future__ import annotations

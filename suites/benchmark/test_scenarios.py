@@ -30,7 +30,7 @@ from brixcheck.fixtures.options import run_config
 from brixcheck.fixtures.terminal import terminal_line
 from brixcheck.model import ModelDeployment
 from brixcheck.routers import vllm_router
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 SCENARIOS, BAD_FILES = discover_all(scenario_dir())
 PLAN = plan(SCENARIOS)

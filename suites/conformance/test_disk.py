@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 NO_DISK_PRESSURE = Case(
     id="NodesHaveNoDiskPressure",

@@ -10,7 +10,7 @@ from kubernetes import client
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.cluster.kube import owned, wait_for
 from brixcheck.runs import gpu_holders
-from brixcheck.target import GPU_RESOURCE, Target
+from brixcheck.cluster.target import GPU_RESOURCE, Target
 
 ADVERTISED = Case(
     id="GpuNodesAdvertiseGpus",

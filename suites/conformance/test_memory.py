@@ -8,7 +8,7 @@ from brixcheck.conformance.model import Capability, Case
 from brixcheck.gpu_memory import GpuMemory, gpu_memory, utilization_of
 from brixcheck.model import load_manifest
 from brixcheck.pytest_plugin import model_manifest
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 FITS = Case(
     id="GpuMemoryFitsUtilization",

@@ -11,7 +11,7 @@ from brixcheck.aibrix.v0_5 import DEFAULT_MODEL_PORT, KNOWN_BUGS, LABEL_METRIC_P
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.model import ModelDeployment
 from brixcheck.pod_get import pod_get
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 BUG = KNOWN_BUGS["metric-names"]
 FEEDS = Case(

@@ -16,7 +16,7 @@ import pytest
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.model import ModelDeployment
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 MAX_TOKENS = 8
 CHAT = Case(

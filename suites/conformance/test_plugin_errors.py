@@ -31,7 +31,7 @@ from brixcheck.conformance.plugin import not_supported
 from brixcheck.gateway import has_model_route
 from brixcheck.model import ModelDeployment
 from brixcheck.pod_get import pod_get
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 UNKNOWN_MODEL = "brixcheck-no-such-model"
 ERROR_TYPES = {400: "invalid_request_error", 404: "invalid_request_error",

@@ -14,7 +14,7 @@ import pytest
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
 from brixcheck.model import ModelDeployment
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 REQUESTS = 20
 ADDED_P50_LIMIT_MS = 50.0

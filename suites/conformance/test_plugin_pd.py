@@ -25,7 +25,7 @@ from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
 from brixcheck.cluster.kube import OWNER_LABELS
 from brixcheck.model import ModelDeployment
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 ROLESET = "brixcheck-rs"
 KV_FLAG = "--kv-transfer-config"

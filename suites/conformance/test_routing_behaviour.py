@@ -44,7 +44,7 @@ from brixcheck.conformance.routing_stats import (
 )
 from brixcheck.model import ModelDeployment
 from brixcheck.pod_get import pod_get
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 POOL_SIZE = 3
 POOL_READY_TIMEOUT_S = 300.0

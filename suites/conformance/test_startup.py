@@ -6,7 +6,7 @@ import pytest
 
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.model import ModelDeployment
-from brixcheck.target import Target
+from brixcheck.cluster.target import Target
 
 MARGIN = 1.5
 READY = Case(

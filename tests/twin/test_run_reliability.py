@@ -20,7 +20,7 @@ from kubernetes.client.rest import ApiException
 from brixcheck.cluster.kube import owned
 from brixcheck.model import ModelDeployment, deploy_model
 from brixcheck.runs import HEARTBEAT, gpu_holders
-from brixcheck.target import GPU_RESOURCE, connect
+from brixcheck.cluster.target import GPU_RESOURCE, connect
 from tests.twin.conftest import wait_until
 
 pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]

@@ -19,7 +19,7 @@ import pytest
 
 from brixcheck.config.kubeconfig import find_kubeconfig
 from brixcheck.errors import BrixcheckError
-from brixcheck.target import connect
+from brixcheck.cluster.target import connect
 from brixcheck.twin import dataplane, lifecycle
 from brixcheck.twin.cluster import TwinLayout, cluster_exists
 from brixcheck.twin.ports import holder, is_free

@@ -12,7 +12,7 @@ from brixcheck.conformance.model import Capability
 from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL
 from brixcheck.load.run_spec import RUN_OPTION, RunSpec
 from brixcheck.resources import CHECKOUT as REPO
-from brixcheck.target import _capabilities
+from brixcheck.cluster.target import _capabilities
 
 
 def _spec(processes: int | str = 2, install: bool = True) -> LoadgenSpec:
