@@ -35,7 +35,7 @@ from brixcheck.cluster.kube import (
     unrunnable_reason,
     wait_for,
 )
-from brixcheck.stack import installed_version
+from brixcheck.cluster.stack import installed_version
 
 FIELD_MANAGER = "brixcheck"
 STACK_LABEL = "brixcheck.io/stack"

@@ -29,7 +29,7 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
-from brixcheck.stack import installed_version
+from brixcheck.cluster.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_MARKER = ("kube-public", "brixcheck-twin")  # namespace, ConfigMap (brixcheck.twin.lifecycle)

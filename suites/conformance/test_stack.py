@@ -13,7 +13,7 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.stack import StackState
 from brixcheck.gateway import find_envoy_service
 from brixcheck.cluster.kube import deployment_ready, unrunnable_reason
-from brixcheck.stack import free_room, installed_version, release_requests
+from brixcheck.cluster.stack import free_room, installed_version, release_requests
 from brixcheck.cluster.target import Target
 
 INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
