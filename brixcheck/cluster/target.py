@@ -196,7 +196,7 @@ def _capabilities(kind: TargetKind, nodes: list[client.V1Node]) -> set[Capabilit
         found.add(Capability.GPU_NODES)
     if kind == TargetKind.CLUSTER:  # a StrEnum: a plain "cluster" compares equal too
         found |= set(TWIN_LACKS)
-    return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.gateway.probe_gateway)
+    return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.cluster.gateway.probe_gateway)
 
 
 def _environment(kind: TargetKind, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:
