@@ -28,7 +28,7 @@ from brixcheck.conformance.plugin import not_supported, require_capabilities
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.options import run_config
 from brixcheck.fixtures.terminal import terminal_line
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.routers import vllm_router
 from brixcheck.cluster.target import Target
 

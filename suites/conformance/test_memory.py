@@ -6,7 +6,7 @@ import pytest
 
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.gpu_memory import GpuMemory, gpu_memory, utilization_of
-from brixcheck.model import load_manifest
+from brixcheck.cluster.deployment import load_manifest
 from brixcheck.pytest_plugin import model_manifest
 from brixcheck.cluster.target import Target
 

@@ -15,7 +15,7 @@ import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
 
 MAX_TOKENS = 8

@@ -29,7 +29,7 @@ from brixcheck.conformance.metadata import MetadataUsers, metadata_users
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
 from brixcheck.cluster.gateway import has_model_route
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.pod_get import pod_get
 from brixcheck.cluster.target import Target
 

@@ -13,7 +13,7 @@ import pytest
 
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
 
 REQUESTS = 20

@@ -24,7 +24,7 @@ from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
 from brixcheck.cluster.kube import OWNER_LABELS
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
 
 ROLESET = "brixcheck-rs"

@@ -42,7 +42,7 @@ from brixcheck.conformance.routing_stats import (
     sticky_sample_size,
     uniform_sample_size,
 )
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.pod_get import pod_get
 from brixcheck.cluster.target import Target
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.model import ModelDeployment
+from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
 
 MARGIN = 1.5

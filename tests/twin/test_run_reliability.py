@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.cluster.kube import owned
-from brixcheck.model import ModelDeployment, deploy_model
+from brixcheck.cluster.deployment import ModelDeployment, deploy_model
 from brixcheck.runs import HEARTBEAT, gpu_holders
 from brixcheck.cluster.target import GPU_RESOURCE, connect
 from tests.twin.conftest import wait_until
