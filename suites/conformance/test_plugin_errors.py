@@ -30,7 +30,7 @@ from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
 from brixcheck.cluster.gateway import has_model_route
 from brixcheck.cluster.deployment import ModelDeployment
-from brixcheck.pod_get import pod_get
+from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
 
 UNKNOWN_MODEL = "brixcheck-no-such-model"

@@ -43,7 +43,7 @@ from brixcheck.conformance.routing_stats import (
     uniform_sample_size,
 )
 from brixcheck.cluster.deployment import ModelDeployment
-from brixcheck.pod_get import pod_get
+from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
 
 POOL_SIZE = 3

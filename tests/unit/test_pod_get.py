@@ -7,7 +7,7 @@ import http.server
 import threading
 from types import SimpleNamespace
 
-from brixcheck.pod_get import pod_get
+from brixcheck.cluster.pod_access import pod_get
 
 
 class _Metrics(http.server.BaseHTTPRequestHandler):
