@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.cluster.deployment import load_manifest
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.options import add_options, run_config
-from brixcheck.cluster.deployment import load_manifest
 from brixcheck.resources import data_path
 
 pytest_plugins = ["brixcheck.conformance.plugin", "brixcheck.fixtures.target",

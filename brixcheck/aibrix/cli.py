@@ -7,8 +7,8 @@ from pathlib import Path
 
 from brixcheck.aibrix import release
 from brixcheck.aibrix.install import Installer
-from brixcheck.config.kubeconfig import require_kubeconfig
 from brixcheck.cluster.target import connect
+from brixcheck.config.kubeconfig import require_kubeconfig
 from brixcheck.twin.build import cache_root
 
 

@@ -27,7 +27,6 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.release import Obj, Release, apply_overlay
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import (
     RUN_LABEL,
     WaitTimeoutError,
@@ -36,6 +35,7 @@ from brixcheck.cluster.kube import (
     wait_for,
 )
 from brixcheck.cluster.stack import installed_version
+from brixcheck.errors import BrixcheckError
 
 FIELD_MANAGER = "brixcheck"
 STACK_LABEL = "brixcheck.io/stack"

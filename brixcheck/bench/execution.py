@@ -29,8 +29,8 @@ from brixcheck.bench.scenario import ROUTER_PREFIX, is_router
 from brixcheck.bench.session import PlannedRun
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.cluster.deployment import ModelDeployment
-from brixcheck.routers import vllm_router
 from brixcheck.cluster.target import Target
+from brixcheck.routers import vllm_router
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.bench.incluster import START_ALLOWANCE_S, LoadgenSpec, render
 from brixcheck.bench.runner import DRAIN_S, LOG_NAME, RunResult
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import RUN_LABEL, label_selector, wait_for
+from brixcheck.errors import BrixcheckError
 from brixcheck.load.framing import merged, unframe
 
 CPU_LINE = re.compile(r"workers' CPU ([\d.]+) s, master's CPU ([\d.]+) s")

@@ -19,9 +19,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import WaitTimeoutError, label_selector, owned, pod_events, wait_for
 from brixcheck.cluster.target import Target
+from brixcheck.errors import BrixcheckError
 
 READY_TIMEOUT_S = 600.0
 PROGRESS_S = 10.0  # seconds between "still waiting" lines

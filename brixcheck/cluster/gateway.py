@@ -19,8 +19,8 @@ from kubernetes import client
 from kubernetes.stream import portforward
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import label_selector
+from brixcheck.errors import BrixcheckError
 
 CONNECT_TIMEOUT_S = 1.0
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from brixcheck import gpu
+from brixcheck.cluster.target import GPU_RESOURCE, Target
 from brixcheck.conformance.model import Capability
 from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
-from brixcheck.cluster.target import GPU_RESOURCE, Target
 
 DEFAULT_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization
 

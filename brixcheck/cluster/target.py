@@ -27,9 +27,9 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.stack import installed_version
 from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
-from brixcheck.cluster.stack import installed_version
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TWIN_MARKER = ("kube-public", "brixcheck-twin")  # namespace, ConfigMap (brixcheck.twin.lifecycle)
@@ -196,7 +196,7 @@ def _capabilities(kind: TargetKind, nodes: list[client.V1Node]) -> set[Capabilit
         found.add(Capability.GPU_NODES)
     if kind == TargetKind.CLUSTER:  # a StrEnum: a plain "cluster" compares equal too
         found |= set(TWIN_LACKS)
-    return found  # AIBRIX_GATEWAY is probed with a request (brixcheck.cluster.gateway.probe_gateway)
+    return found  # AIBRIX_GATEWAY is probed with a request (cluster.gateway.probe_gateway)
 
 
 def _environment(kind: TargetKind, version: Any, nodes: list[client.V1Node]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from brixcheck import gpu
+from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
 from brixcheck.conformance.model import Capability
 from brixcheck.doctor import run_checks
@@ -14,7 +15,6 @@ from brixcheck.doctor.gpu_facts import from_host, from_twin
 from brixcheck.doctor.model import Observed
 from brixcheck.doctor.read import observe
 from brixcheck.doctor.render import as_json, report_lines
-from brixcheck.cluster.target import connect
 
 
 def _with_gpu(seen: Observed, virtual: bool) -> tuple[Observed, list[str]]:

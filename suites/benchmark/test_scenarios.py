@@ -23,14 +23,14 @@ from brixcheck.bench.incluster import DEFAULT_IMAGE
 from brixcheck.bench.runner import RunInterrupted
 from brixcheck.bench.scenario import discover_all, is_router, scenario_dir
 from brixcheck.bench.session import BenchSession, PlannedRun, failed_example, plan
+from brixcheck.cluster.deployment import ModelDeployment
+from brixcheck.cluster.target import Target
 from brixcheck.conformance.model import Capability
 from brixcheck.conformance.plugin import not_supported, require_capabilities
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.options import run_config
 from brixcheck.fixtures.terminal import terminal_line
-from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.routers import vllm_router
-from brixcheck.cluster.target import Target
 
 SCENARIOS, BAD_FILES = discover_all(scenario_dir())
 PLAN = plan(SCENARIOS)

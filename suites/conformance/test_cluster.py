@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brixcheck.conformance.model import Capability, Case
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.model import Capability, Case
 
 API = Case(
     id="ClusterApiReachable",

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.conformance.model import Capability, Case
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.model import Capability, Case
 
 MAX_TOKENS = 8
 CHAT = Case(

@@ -11,10 +11,10 @@ import time
 import httpx
 import pytest
 
-from brixcheck.conformance.model import Capability, Case
-from brixcheck.conformance.plugin import not_supported
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.plugin import not_supported
 
 REQUESTS = 20
 ADDED_P50_LIMIT_MS = 50.0

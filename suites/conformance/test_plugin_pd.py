@@ -21,11 +21,11 @@ from collections.abc import Iterator
 import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.deployment import ModelDeployment
+from brixcheck.cluster.kube import OWNER_LABELS
+from brixcheck.cluster.target import Target
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.plugin import not_supported
-from brixcheck.cluster.kube import OWNER_LABELS
-from brixcheck.cluster.deployment import ModelDeployment
-from brixcheck.cluster.target import Target
 
 ROLESET = "brixcheck-rs"
 KV_FLAG = "--kv-transfer-config"

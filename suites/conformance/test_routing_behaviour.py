@@ -34,6 +34,9 @@ import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.metric_names import feed
+from brixcheck.cluster.deployment import ModelDeployment
+from brixcheck.cluster.pod_access import pod_get
+from brixcheck.cluster.target import Target
 from brixcheck.conformance.model import Capability, Case
 from brixcheck.conformance.routing_stats import (
     FALSE_ALARM,
@@ -42,9 +45,6 @@ from brixcheck.conformance.routing_stats import (
     sticky_sample_size,
     uniform_sample_size,
 )
-from brixcheck.cluster.deployment import ModelDeployment
-from brixcheck.cluster.pod_access import pod_get
-from brixcheck.cluster.target import Target
 
 POOL_SIZE = 3
 POOL_READY_TIMEOUT_S = 300.0

@@ -7,14 +7,14 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.conformance.model import Capability, Case
-from brixcheck.doctor.facts import describe
-from brixcheck.errors import BrixcheckError
-from brixcheck.fixtures.stack import StackState
 from brixcheck.cluster.gateway import find_envoy_service
 from brixcheck.cluster.kube import deployment_ready, unrunnable_reason
 from brixcheck.cluster.stack import free_room, installed_version, release_requests
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.model import Capability, Case
+from brixcheck.doctor.facts import describe
+from brixcheck.errors import BrixcheckError
+from brixcheck.fixtures.stack import StackState
 
 INSTALL = ("kubectl create -f https://github.com/vllm-project/aibrix/releases/download/v0.5.0/"
            "aibrix-dependency-v0.5.0.yaml (server-side) and aibrix-core-v0.5.0.yaml")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from brixcheck.conformance.model import Capability, Case
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.model import Capability, Case
 
 MARGIN = 1.5
 READY = Case(

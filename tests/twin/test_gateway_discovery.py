@@ -21,9 +21,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.gateway import find_envoy_service, gateway_address
 from brixcheck.cluster.kube import create_namespace, delete_namespace, owned
+from brixcheck.errors import BrixcheckError
 from brixcheck.twin.cluster import TwinLayout
 from tests.twin.conftest import wait_until
 

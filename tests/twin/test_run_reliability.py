@@ -17,10 +17,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from brixcheck.cluster.kube import owned
 from brixcheck.cluster.deployment import ModelDeployment, deploy_model
-from brixcheck.runs import HEARTBEAT, gpu_holders
+from brixcheck.cluster.kube import owned
 from brixcheck.cluster.target import GPU_RESOURCE, connect
+from brixcheck.runs import HEARTBEAT, gpu_holders
 from tests.twin.conftest import wait_until
 
 pytestmark = [pytest.mark.twin, pytest.mark.timeout(300)]

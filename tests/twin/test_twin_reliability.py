@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import find_kubeconfig
 from brixcheck.errors import BrixcheckError
-from brixcheck.cluster.target import connect
 from brixcheck.twin import dataplane, lifecycle
 from brixcheck.twin.cluster import TwinLayout, cluster_exists
 from brixcheck.twin.ports import holder, is_free

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from brixcheck.cluster import target as target_module
 from brixcheck.bench.scenario import discover_all, load_scenario
 from brixcheck.cli import main
+from brixcheck.cluster import target as target_module
+from brixcheck.cluster.target import connect
 from brixcheck.engine.api import ApiError, parse_generation
 from brixcheck.errors import BrixcheckError
-from brixcheck.cluster.target import connect
 from tests.unit.history.helpers import store_run
 
 KUBECONFIG = """apiVersion: v1

@@ -14,8 +14,8 @@ import logging
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import OWNER_LABELS, WaitTimeoutError, wait_for
+from brixcheck.errors import BrixcheckError
 from brixcheck.twin.scenarios.faults import SCENARIOS, Scenario
 from brixcheck.twin.scenarios.record import NAMESPACE, SCENARIO_LABEL, Recorder, load, undo
 

@@ -32,8 +32,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.errors import BrixcheckError
 from brixcheck.cluster.kube import label_selector, wait_for
+from brixcheck.errors import BrixcheckError
 from brixcheck.twin.cluster import NODE_CONDITION_LABEL
 from brixcheck.twin.pods import (
     ENGINE_ARGS_ANNOTATION,
