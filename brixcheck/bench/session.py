@@ -27,7 +27,7 @@ from brixcheck.bench.reporting import (
 from brixcheck.bench.runner import RunResult
 from brixcheck.bench.scenario import Scenario, is_router
 from brixcheck.bench.terminal import leaderboard_table, summary_table
-from brixcheck.conformance.model import Capability
+from brixcheck.cluster.capability import Capability
 from brixcheck.errors import BrixcheckError
 from brixcheck.load.records import read_records
 from brixcheck.routers import vllm_router

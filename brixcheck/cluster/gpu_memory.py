@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from brixcheck import gpu
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import GPU_RESOURCE, Target
-from brixcheck.conformance.model import Capability
 from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
 
 DEFAULT_UTILIZATION = 0.9  # vLLM's default --gpu-memory-utilization

@@ -27,8 +27,8 @@ from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.stack import installed_version
-from brixcheck.conformance.model import Capability
 from brixcheck.errors import BrixcheckError
 
 GPU_RESOURCE = "nvidia.com/gpu"

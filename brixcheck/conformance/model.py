@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from brixcheck.cluster.capability import Capability
+
 
 class Outcome(StrEnum):
     """The closed set of case outcomes."""
@@ -19,20 +21,6 @@ class Outcome(StrEnum):
     FAIL = "FAIL"
     SKIP = "SKIP"
     NOT_SUPPORTED = "NOT-SUPPORTED"
-
-
-class Capability(StrEnum):
-    """Observable behaviours a target may or may not offer."""
-
-    KUBERNETES_API = "KubernetesApi"
-    GPU_NODES = "GpuNodes"
-    NVML = "Nvml"
-    REAL_KUBELET = "RealKubelet"
-    MODEL_PODS = "ModelPods"
-    AIBRIX_STACK = "AIBrixStack"
-    AIBRIX_GATEWAY = "AIBrixGateway"
-    CONTAINER_RUNTIME = "ContainerRuntime"
-    LOADGEN_PODS = "LoadgenPods"  # the in-cluster Locust Jobs' pods run (the twin: its backer)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from brixcheck import gpu
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
-from brixcheck.conformance.model import Capability
 from brixcheck.doctor import run_checks
 from brixcheck.doctor.gpu_facts import from_host, from_twin
 from brixcheck.doctor.model import Observed

@@ -23,9 +23,9 @@ from brixcheck.bench.incluster import DEFAULT_IMAGE
 from brixcheck.bench.runner import RunInterrupted
 from brixcheck.bench.scenario import discover_all, is_router, scenario_dir
 from brixcheck.bench.session import BenchSession, PlannedRun, failed_example, plan
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability
 from brixcheck.conformance.plugin import not_supported, require_capabilities
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.options import run_config

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 
 API = Case(
     id="ClusterApiReachable",

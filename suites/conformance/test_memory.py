@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import load_manifest
 from brixcheck.cluster.gpu_memory import GpuMemory, gpu_memory, utilization_of
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 from brixcheck.pytest_plugin import model_manifest
 
 FITS = Case(

@@ -8,10 +8,11 @@ import pytest
 
 from brixcheck.aibrix.metric_names import feed
 from brixcheck.aibrix.v0_5 import DEFAULT_MODEL_PORT, KNOWN_BUGS, LABEL_METRIC_PORT
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 
 BUG = KNOWN_BUGS["metric-names"]
 FEEDS = Case(

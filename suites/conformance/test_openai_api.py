@@ -14,9 +14,10 @@ import httpx
 import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 
 MAX_TOKENS = 8
 CHAT = Case(

@@ -25,12 +25,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.gateway import has_model_route
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
 from brixcheck.conformance.metadata import MetadataUsers, metadata_users
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 from brixcheck.conformance.plugin import not_supported
 
 UNKNOWN_MODEL = "brixcheck-no-such-model"

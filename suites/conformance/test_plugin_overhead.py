@@ -11,9 +11,10 @@ import time
 import httpx
 import pytest
 
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 from brixcheck.conformance.plugin import not_supported
 
 REQUESTS = 20

@@ -21,10 +21,11 @@ from collections.abc import Iterator
 import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.kube import OWNER_LABELS
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 from brixcheck.conformance.plugin import not_supported
 
 ROLESET = "brixcheck-rs"

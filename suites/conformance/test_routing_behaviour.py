@@ -34,10 +34,11 @@ import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.aibrix.metric_names import feed
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 from brixcheck.conformance.routing_stats import (
     FALSE_ALARM,
     avoid_sample_size,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.conformance.model import Case
 
 MARGIN = 1.5
 READY = Case(

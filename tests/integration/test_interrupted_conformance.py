@@ -27,7 +27,7 @@ import os, time
 from pathlib import Path
 from types import SimpleNamespace
 import pytest
-from brixcheck.conformance.model import Capability
+from brixcheck.cluster.capability import Capability
 from brixcheck.conformance.plugin import NAMESPACE, run_id_of
 
 pytest_plugins = ["brixcheck.conformance.plugin"]
@@ -59,7 +59,8 @@ CASES = '''
 import os
 import pytest
 from conftest import wait_for_file, HERE
-from brixcheck.conformance.model import Capability, Case
+from brixcheck.cluster.capability import Capability
+from brixcheck.conformance.model import Case
 
 def case(n):
     return Case(id=f"Case{n}", description="d", checks="c", remedy="r",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import TWIN_LACKS, TargetKind, connect
-from brixcheck.conformance.model import Capability
 
 MARKER = {"timeFactor": "0.1", "gateway": "http://127.0.0.1:10080", "engine": "emulator",
           "metadata": "http://127.0.0.1:10090", "gatewayPlugin": "emulator"}

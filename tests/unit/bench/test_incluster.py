@@ -8,9 +8,9 @@ from brixcheck.aibrix.v0_5 import HEADER_ROUTING_STRATEGY
 from brixcheck.bench.incluster import CODE, LoadgenSpec, master_args, render
 from brixcheck.bench.runner import RUN_FILE
 from brixcheck.bench.scenario import Load, Scenario, Workload
+from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.kube import OWNER_LABELS, RUN_LABEL
 from brixcheck.cluster.target import _capabilities
-from brixcheck.conformance.model import Capability
 from brixcheck.load.run_spec import RUN_OPTION, RunSpec
 from brixcheck.resources import CHECKOUT as REPO
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from brixcheck.bench.runner import RunResult, records_dir
 from brixcheck.bench.scenario import Scenario
 from brixcheck.bench.session import BenchSession, PlannedRun, plan
-from brixcheck.conformance.model import Capability
+from brixcheck.cluster.capability import Capability
 from tests.unit.synthetic import RunSpec, make_records
 
 SWEEP = Scenario.model_validate({

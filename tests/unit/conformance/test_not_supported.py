@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from brixcheck.conformance.model import Capability
+from brixcheck.cluster.capability import Capability
 from brixcheck.conformance.plugin import not_supported, not_supported_reason, require_capabilities
 
 
