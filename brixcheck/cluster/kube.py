@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from kubernetes.utils import parse_quantity
 
 OWNER_LABELS = {"app.kubernetes.io/managed-by": "brixcheck"}
 RUN_LABEL = "brixcheck.io/run-id"
@@ -116,3 +118,27 @@ def unrunnable_reason(core: client.CoreV1Api, namespace: str, selector: str) -> 
             if waiting and waiting.reason == UNRUNNABLE_REASON:
                 return waiting.message or UNRUNNABLE_REASON
     return None
+
+
+def quantity(value: object) -> Decimal:
+    """A Kubernetes quantity ('500m', '8Gi', 2) as a number of base units."""
+    return Decimal(parse_quantity(value))
+
+
+def container_requests(container: client.V1Container) -> dict[str, Decimal]:
+    """Requests of one container; limits stand in where a request is not given (as the API)."""
+    resources = container.resources or client.V1ResourceRequirements()
+    merged = {**(resources.limits or {}), **(resources.requests or {})}
+    return {name: quantity(value) for name, value in merged.items()}
+
+
+def pod_requests(pod: client.V1Pod) -> dict[str, Decimal]:
+    """What the scheduler counts for a pod: sum of containers, or the largest init container."""
+    total: dict[str, Decimal] = {}
+    for container in pod.spec.containers:
+        for name, value in container_requests(container).items():
+            total[name] = total.get(name, Decimal(0)) + value
+    for container in pod.spec.init_containers or []:
+        for name, value in container_requests(container).items():
+            total[name] = max(total.get(name, Decimal(0)), value)
+    return total

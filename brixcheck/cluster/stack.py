@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.doctor.facts import pod_requests, quantity
+from brixcheck.cluster.kube import pod_requests, quantity
 
 CONTROLLER = "aibrix-controller-manager"
 RESOURCES = ("cpu", "memory")

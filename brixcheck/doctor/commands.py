@@ -16,7 +16,8 @@ from typing import Any
 
 from kubernetes import client
 
-from brixcheck.doctor.facts import GPU_RESOURCE, container_requests
+from brixcheck.cluster.kube import container_requests
+from brixcheck.doctor.facts import GPU_RESOURCE
 
 JsonOp = dict[str, Any]
 

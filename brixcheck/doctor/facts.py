@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from kubernetes import client
-from kubernetes.utils import parse_quantity
 
+from brixcheck.cluster.kube import pod_requests, quantity
 from brixcheck.doctor.model import Observed
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -89,30 +89,6 @@ def owner_deployment(seen: Observed, pod: client.V1Pod) -> client.V1Deployment |
                      if o.kind == "Deployment"), None)
     return next((d for d in seen.deployments if d.metadata.name == dep_name
                  and d.metadata.namespace == pod.metadata.namespace), None)
-
-
-def quantity(value: object) -> Decimal:
-    """A Kubernetes quantity ('500m', '8Gi', 2) as a number of base units."""
-    return Decimal(parse_quantity(value))
-
-
-def container_requests(container: client.V1Container) -> dict[str, Decimal]:
-    """Requests of one container; limits stand in where a request is not given (as the API)."""
-    resources = container.resources or client.V1ResourceRequirements()
-    merged = {**(resources.limits or {}), **(resources.requests or {})}
-    return {name: quantity(value) for name, value in merged.items()}
-
-
-def pod_requests(pod: client.V1Pod) -> dict[str, Decimal]:
-    """What the scheduler counts for a pod: sum of containers, or the largest init container."""
-    total: dict[str, Decimal] = {}
-    for container in pod.spec.containers:
-        for name, value in container_requests(container).items():
-            total[name] = total.get(name, Decimal(0)) + value
-    for container in pod.spec.init_containers or []:
-        for name, value in container_requests(container).items():
-            total[name] = max(total.get(name, Decimal(0)), value)
-    return total
 
 
 def pods_on(seen: Observed, node: str) -> list[client.V1Pod]:

@@ -11,17 +11,16 @@ from collections import defaultdict
 
 from kubernetes import client
 
+from brixcheck.cluster.kube import container_requests, pod_requests
 from brixcheck.doctor.commands import patch_commands, target_of
 from brixcheck.doctor.facts import (
     GIB,
     GPU_RESOURCE,
-    container_requests,
     gpu_count,
     names,
     owner_deployment,
     plural,
     pod_ref,
-    pod_requests,
     pods_on,
     scheduling_messages,
     unschedulable_message,

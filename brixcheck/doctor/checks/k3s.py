@@ -13,6 +13,7 @@ from decimal import Decimal
 from kubernetes import client
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.kube import pod_requests, quantity
 from brixcheck.doctor.facts import (
     describe,
     first_sentence,
@@ -20,8 +21,6 @@ from brixcheck.doctor.facts import (
     owner_deployment,
     plural,
     pod_ref,
-    pod_requests,
-    quantity,
     scheduling_messages,
     unschedulable_message,
 )
