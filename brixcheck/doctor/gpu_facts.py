@@ -33,7 +33,8 @@ from pathlib import Path
 from kubernetes import client
 
 from brixcheck import gpu
-from brixcheck.engine.profiles import DEFAULT_PROFILE, GIB, get_profile
+from brixcheck.cluster.gpu_memory import GPU_PROCESSES_ANNOTATION, has_gpu, virtual_gpu
+from brixcheck.engine.profiles import GIB
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ PROC = Path("/proc")
 # The kubelet's cgroup path carries the pod UID: cgroupfs `pod1234-...`, systemd `pod1234_...`.
 _UID = r"[0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}"
 _POD_UID = re.compile(rf"pod({_UID})")
-TWIN_DEFAULT_PROFILE = DEFAULT_PROFILE
 
 
 @dataclass(frozen=True)
@@ -196,21 +196,12 @@ def from_twin(nodes: Iterable[client.V1Node]) -> GpuFacts:
     Returns:
         The facts of every node that has a GPU.
     """
-    from brixcheck.twin.pods import (
-        GPU_PROCESSES_ANNOTATION,
-        GPU_PROFILE_ANNOTATION,
-        GPU_USED_ANNOTATION,
-    )
-
     devices, processes = [], []
-    for node in nodes:
-        if int((node.status.allocatable or {}).get("nvidia.com/gpu", "0")) < 1:
-            continue
+    for node in filter(has_gpu, nodes):
         notes = node.metadata.annotations or {}
-        profile = get_profile(notes.get(GPU_PROFILE_ANNOTATION, TWIN_DEFAULT_PROFILE))
+        profile, used = virtual_gpu(node)
         name = node.metadata.name
         label = f"GPU 0 ({profile.gpu.name}, virtual)"
-        used = float(notes.get(GPU_USED_ANNOTATION, profile.gpu.desktop_used_bytes / GIB))
         devices.append(GpuDeviceFacts(name, label, profile.gpu.vram_bytes, int(used * GIB)))
         processes += _twin_processes(name, label, notes.get(GPU_PROCESSES_ANNOTATION, "[]"))
     return GpuFacts("the twin's virtual GPUs (node annotations)", tuple(devices),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from brixcheck.cluster.gpu_memory import GPU_PROFILE_ANNOTATION, GPU_USED_ANNOTATION
 from brixcheck.engine.host import EngineHost, HostError
 from brixcheck.twin.cluster import MODEL_LABEL
 from brixcheck.twin.dataplane import Endpoints
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ENGINE_ARGS_ANNOTATION = "brixcheck.io/engine-args"
-GPU_PROFILE_ANNOTATION = "brixcheck.io/gpu-profile"
-GPU_USED_ANNOTATION = "brixcheck.io/gpu-used-gib"
-# What nvidia-smi would list on the node's virtual GPU (JSON); read by doctor, not by engines.
-GPU_PROCESSES_ANNOTATION = "brixcheck.io/gpu-processes"
 TERMINAL_PHASES = ("Failed", "Succeeded")
 
 

@@ -32,14 +32,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from brixcheck.aibrix import v0_5 as aibrix
+from brixcheck.cluster.gpu_memory import GPU_PROCESSES_ANNOTATION, GPU_USED_ANNOTATION
 from brixcheck.cluster.kube import label_selector, wait_for
 from brixcheck.errors import BrixcheckError
 from brixcheck.twin.cluster import NODE_CONDITION_LABEL
-from brixcheck.twin.pods import (
-    ENGINE_ARGS_ANNOTATION,
-    GPU_PROCESSES_ANNOTATION,
-    GPU_USED_ANNOTATION,
-)
+from brixcheck.twin.pods import ENGINE_ARGS_ANNOTATION
 from brixcheck.twin.scenarios import manifests
 from brixcheck.twin.scenarios.record import NAMESPACE, Recorder
 
