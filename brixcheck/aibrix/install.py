@@ -26,7 +26,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.aibrix.release import Obj, Release, apply_overlay
+from brixcheck.installer.release import Obj, Release, apply_overlay
 from brixcheck.cluster.kube import (
     RUN_LABEL,
     WaitTimeoutError,
