@@ -21,7 +21,7 @@ from pathlib import Path
 from kubernetes import config
 
 from brixcheck.aibrix import release
-from brixcheck.aibrix.install import Installer
+from brixcheck.installer.install import Installer
 from brixcheck.twin import lifecycle
 from brixcheck.twin.build import cache_root
 from brixcheck.twin.cluster import TwinLayout

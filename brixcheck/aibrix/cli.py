@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from brixcheck.aibrix import release
-from brixcheck.aibrix.install import Installer
+from brixcheck.installer.install import Installer
 from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
 from brixcheck.twin.build import cache_root

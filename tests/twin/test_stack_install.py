@@ -25,7 +25,7 @@ from kubernetes import client, config
 
 from brixcheck.aibrix import release
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.aibrix.install import Installer, NotSupportedInstallError
+from brixcheck.installer.install import Installer, NotSupportedInstallError
 from brixcheck.cluster.stack import CONTROLLER
 from brixcheck.twin import system_pods
 from brixcheck.twin.build import cache_root

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from kubernetes.client.rest import ApiException
 
-from brixcheck.aibrix.install import apply_error, pod_reason
+from brixcheck.installer.install import apply_error, pod_reason
 
 CRD = {"kind": "CustomResourceDefinition", "metadata": {"name": "kvcaches.orchestration.aibrix.ai"}}
 
