@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kubernetes import config
 
-from brixcheck.aibrix import release
+from brixcheck.installer import release
 from brixcheck.installer.install import Installer
 from brixcheck.twin import lifecycle
 from brixcheck.twin.build import cache_root

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from kubernetes import client, config
 
-from brixcheck.aibrix import release
+from brixcheck.installer import release
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.installer.install import Installer, NotSupportedInstallError
 from brixcheck.cluster.stack import CONTROLLER

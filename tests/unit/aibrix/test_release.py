@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brixcheck.aibrix import release
+from brixcheck.installer import release
 from brixcheck.errors import BrixcheckError
 
 

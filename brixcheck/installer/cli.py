@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from brixcheck.aibrix import release
+from brixcheck.installer import release
 from brixcheck.installer.install import Installer
 from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
