@@ -15,8 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from brixcheck.resources import HISTORY_NAME
-
-DEFAULT_TWIN_NODES = "k3s-rtx4060"
+from brixcheck.twin.cluster import DEFAULT_TWIN_NODES
 
 
 class Options(BaseModel):

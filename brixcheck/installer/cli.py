@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from brixcheck.installer import release
-from brixcheck.installer.install import Installer
 from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
+from brixcheck.installer import release
+from brixcheck.installer.install import Installer
 from brixcheck.twin.build import cache_root
 
 

@@ -26,7 +26,6 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.installer.release import Obj, Release, apply_overlay
 from brixcheck.cluster.kube import (
     RUN_LABEL,
     WaitTimeoutError,
@@ -36,6 +35,7 @@ from brixcheck.cluster.kube import (
 )
 from brixcheck.cluster.stack import installed_version
 from brixcheck.errors import BrixcheckError
+from brixcheck.installer.release import Obj, Release, apply_overlay
 
 FIELD_MANAGER = "brixcheck"
 STACK_LABEL = "brixcheck.io/stack"

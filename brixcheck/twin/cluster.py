@@ -36,6 +36,7 @@ from brixcheck.twin.build import (
 )
 
 CLUSTER_NAME = "brixcheck"
+DEFAULT_TWIN_NODES = "k3s-rtx4060"  # the node profile `brixcheck twin up` starts
 MODEL_LABEL = "model.aibrix.ai/name"
 LOADGEN_LABEL = "brixcheck.io/loadgen-role"  # the Locust Jobs' pods (manifests/loadgen)
 STACK_NAMESPACES = ("aibrix-system", "envoy-gateway-system")

@@ -31,12 +31,12 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from brixcheck.config.model import DEFAULT_TWIN_NODES
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import data_path
 from brixcheck.twin import dataplane
 from brixcheck.twin.build import TwinBuildError, build_all
 from brixcheck.twin.cluster import (
+    DEFAULT_TWIN_NODES,
     TwinLayout,
     cluster_exists,
     create_cluster,

@@ -23,10 +23,10 @@ import httpx
 import pytest
 from kubernetes import client, config
 
-from brixcheck.installer import release
 from brixcheck.aibrix import v0_5 as aibrix
-from brixcheck.installer.install import Installer, NotSupportedInstallError
 from brixcheck.cluster.stack import CONTROLLER
+from brixcheck.installer import release
+from brixcheck.installer.install import Installer, NotSupportedInstallError
 from brixcheck.twin import system_pods
 from brixcheck.twin.build import cache_root
 from tests.twin.conftest import wait_until

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from brixcheck.installer import release
 from brixcheck.errors import BrixcheckError
+from brixcheck.installer import release
 
 
 def _write(path: Path, *docs: dict) -> None:
