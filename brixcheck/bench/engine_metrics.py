@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from brixcheck.bench.samples import ENGINE, Sample
+from brixcheck.analysis.samples import ENGINE, Sample
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"

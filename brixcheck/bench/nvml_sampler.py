@@ -14,7 +14,7 @@ from typing import Any
 
 import pynvml
 
-from brixcheck.bench.samples import GPU, Sample
+from brixcheck.analysis.samples import GPU, Sample
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from typing import TextIO
 
 import httpx
 
+from brixcheck.analysis.samples import ENGINE, Sample
 from brixcheck.bench.engine_metrics import kept_samples
 from brixcheck.bench.nvml_sampler import NvmlSampler
-from brixcheck.bench.samples import ENGINE, Sample
 
 log = logging.getLogger(__name__)
 
