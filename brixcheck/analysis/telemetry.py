@@ -20,7 +20,7 @@ import pandas as pd
 
 from brixcheck.analysis import window
 from brixcheck.analysis.distributions import group_label
-from brixcheck.bench.engine_metrics import (
+from brixcheck.analysis.engine_metrics import (
     KV_USAGE,
     PREFIX_HITS,
     PREFIX_QUERIES,

@@ -19,8 +19,8 @@ from typing import TextIO
 
 import httpx
 
+from brixcheck.analysis.engine_metrics import kept_samples
 from brixcheck.analysis.samples import ENGINE, Sample
-from brixcheck.bench.engine_metrics import kept_samples
 from brixcheck.bench.nvml_sampler import NvmlSampler
 
 log = logging.getLogger(__name__)

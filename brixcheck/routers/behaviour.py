@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from brixcheck.bench.engine_metrics import RUNNING, metric_name
+from brixcheck.analysis.engine_metrics import RUNNING, metric_name
 
 SUCCESS = "vllm:request_success"
 

@@ -10,8 +10,8 @@ import httpx
 import pynvml
 import pytest
 
+from brixcheck.analysis.engine_metrics import kept_samples
 from brixcheck.bench import nvml_sampler
-from brixcheck.bench.engine_metrics import kept_samples
 from brixcheck.bench.nvml_sampler import NvmlSampler
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.engine.metrics import EngineMetrics, GaugeState, MetricNames
