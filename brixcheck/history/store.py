@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from brixcheck.errors import BrixcheckError
-from brixcheck.history.fingerprint import fingerprint
+from brixcheck.report.fingerprint import fingerprint
 
 SCHEMA_VERSION = "1"
 LATEST = "latest"

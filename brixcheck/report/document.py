@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from brixcheck.analysis import BenchmarkResult, metric_formulas
-from brixcheck.history.fingerprint import fingerprint
 from brixcheck.report.comparison import statement
+from brixcheck.report.fingerprint import fingerprint
 from brixcheck.report.leaderboard import leaderboard
 
 # v1alpha3: `leaderboard` (the first-screen table of strategies).

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from brixcheck.errors import BrixcheckError
-from brixcheck.history.fingerprint import fingerprint
 from brixcheck.history.store import ResultsDb
+from brixcheck.report.fingerprint import fingerprint
 from tests.unit.history.helpers import ENVIRONMENT, store_run
 
 
