@@ -5,14 +5,11 @@ A checkout's conftest.py loads it; an installed brixcheck passes it with `-p`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from brixcheck.cluster.deployment import load_manifest
 from brixcheck.errors import BrixcheckError
-from brixcheck.fixtures.options import add_options, run_config
-from brixcheck.resources import data_path
+from brixcheck.fixtures.options import add_options, model_manifest
 
 pytest_plugins = ["brixcheck.conformance.plugin", "brixcheck.fixtures.target",
                   "brixcheck.fixtures.workloads", "brixcheck.fixtures.stack"]
@@ -20,14 +17,6 @@ pytest_plugins = ["brixcheck.conformance.plugin", "brixcheck.fixtures.target",
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
-
-
-def model_manifest(config: pytest.Config) -> Path:
-    """--model-manifest (relative to the run's root directory), else the suite's own model."""
-    option = run_config(config).run.model_manifest
-    if option is None:
-        return data_path("manifests", "models", "deepseek-r1-qwen-1b5.yaml")
-    return config.rootpath / option
 
 
 @pytest.hookimpl(tryfirst=True)
