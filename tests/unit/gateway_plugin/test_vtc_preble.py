@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from brixcheck.gateway_plugin import algorithms
 from brixcheck.gateway_plugin.algorithms.preble import PrebleRouter, RadixTree
 from brixcheck.gateway_plugin.algorithms.vtc import TokenTracker, VTCBasicRouter
 from tests.unit.gateway_plugin.conftest import make_ctx
@@ -108,3 +109,12 @@ def test_vtc_case_sequence_separates_users_beside_an_earlier_runs_users(cache, p
     chosen = _vtc_case_run(router, pods, "heavy", "light")
     assert chosen["light"] == {"pod-0": 6}
     assert "pod-0" not in chosen["heavy"]
+
+
+def test_frozen_counters_put_both_users_on_one_pod(cache, pods):
+    """The `vtc_frozen` fault: nobody's total grows, every user normalises to 0."""
+    algorithms.set_counters_frozen(True)
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    chosen = _vtc_case_run(router, pods, "heavy", "light")
+    assert chosen == {"heavy": {"pod-0": 6}, "light": {"pod-0": 6}}
+    assert router.tracker.tokens("heavy") == 0.0
