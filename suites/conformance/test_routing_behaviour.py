@@ -324,11 +324,12 @@ def test_vtc_basic_fair_under_unequal_demand(target: Target, request: pytest.Fix
                 pod, tokens = _ask_as(pool, user, prompt)
                 served[role][pod] += tokens
     total = sum(sum(pods.values()) for pods in served.values()) or 1
+    by_pod = {role: dict(pods) for role, pods in served.items()}
     request.node.case_details = {
-        "served_tokens_by_pod": {role: dict(pods) for role, pods in served.items()},
+        "served_tokens_by_pod": by_pod,
         "served_token_share": {role: round(sum(pods.values()) / total, 3)
                                for role, pods in served.items()}}
-    assert len(served["light"]) == 1, f"vtc-basic spread the light user over pods: {served}"
-    light_pod = next(iter(served["light"]))
-    assert light_pod not in served["heavy"], (f"vtc-basic sent the heavy user to the light "
-                                              f"user's pod {light_pod}: {served}")
+    assert len(by_pod["light"]) == 1, f"vtc-basic spread the light user over pods: {by_pod}"
+    light_pod = next(iter(by_pod["light"]))
+    assert light_pod not in by_pod["heavy"], (f"vtc-basic sent the heavy user to the light "
+                                              f"user's pod {light_pod}: {by_pod}")
