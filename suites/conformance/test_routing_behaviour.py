@@ -30,8 +30,8 @@ uses, its share of that pod's tokens is 100 %. The vtc case sends a heavy user 1
 user's tokens (6 warm-up requests first, so it dominates even if an earlier run's users are
 still in the window) and asserts that separation on 6 requests each: a random router passes with
 probability 3 x (1/3)^6 x (2/3)^6 = 0.0004; v0.5.0 fails it only if another user sent more
-vtc-basic tokens within the window, or with a window shorter than the case (the test overlay's
-2 seconds).
+vtc-basic tokens within the window, with a window shorter than the case (the test overlay's
+2 seconds), or if a pod update reorders the plugin's pod list during the case.
 The pool is the run's model scaled to 3 replicas (on the twin: `--twin-nodes three-gpu`).
 """
 
