@@ -35,6 +35,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from engine_throughput import free_port, percentile  # noqa: E402
 
 from brixcheck.load.records import read_records  # noqa: E402
+from brixcheck.load.run_spec import RUN_OPTION, OpenLoop, RunSpec, Workload, write_run  # noqa: E402
+from brixcheck.load.schedule import Arrival  # noqa: E402
 
 
 @functools.cache
@@ -76,12 +78,15 @@ def wait_healthy(port: int) -> None:
 
 def run_locust(port: int, rate: float, duration: float, out: Path) -> float:
     """Run one load level; return the generator's CPU seconds."""
+    spec = RunSpec(workload=Workload(model=MODEL, prompt_words=100, output_tokens=64),
+                   open_loop=OpenLoop(rate_per_s=rate, arrival=Arrival.CONSTANT,
+                                      duration_s=duration),
+                   ground_truth=True, records_dir=str(out))
+    run_file = write_run(spec, work_dir() / f"run-{rate:g}.json")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = ["taskset", "-c", "1", sys.executable, "-m", "locust", "-f",
            str(REPO / "locustfiles" / "streaming_chat.py"), "--headless", "--only-summary",
-           "-H", f"http://{HOST}:{port}", "--bc-rate", str(rate), "--bc-duration",
-           str(duration), "--bc-arrival", "constant", "--bc-ground-truth", "--bc-records",
-           str(out), "--bc-prompt-words", "100", "--bc-output-tokens", "64",
+           "-H", f"http://{HOST}:{port}", RUN_OPTION, str(run_file),
            "--run-time", f"{int(duration + 15)}s", "--stop-timeout", "20", "OpenLoopUser"]
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                    timeout=duration + 60)

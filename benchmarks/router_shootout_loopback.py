@@ -21,6 +21,7 @@ import httpx
 from brixcheck.bench.reporting import report_scenario, run_info
 from brixcheck.bench.runner import RunResult, records_dir, run_once
 from brixcheck.bench.scenario import ROUTER_PREFIX, Scenario, discover_all, shootout_dir
+from brixcheck.bench.session import plan
 from brixcheck.bench.telemetry import TelemetrySampler, telemetry_path
 from brixcheck.bench.terminal import leaderboard_table
 from brixcheck.routers import vllm_router
@@ -81,8 +82,7 @@ def main(argv: list[str]) -> int:
         (out / "logs").mkdir(parents=True, exist_ok=True)
         engines = _engines(stack, out / "logs", scenarios[0].workload.model)
         for scenario in scenarios:
-            runs = [_run(scenario, s, r, engines, out) for r in range(scenario.repeats)
-                    for s in scenario.strategies]
+            runs = [_run(scenario, p.strategy, p.repeat, engines, out) for p in plan([scenario])]
             stamp = {"target": "loopback engines (brixcheck engine emulator, 3)",
                      "engine": "brixcheck engine emulator (emulated GPU)",
                      "vllmRouter": f"vllm-router {vllm_router.installed_version()} (PyPI)",

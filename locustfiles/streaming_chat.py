@@ -8,11 +8,15 @@ last one ended (intended = actual send time). Every request becomes a record on 
 
 Distributed (Locust's master and workers, e.g. `--processes 4`): every worker gets exactly one
 OpenLoopUser and sends every N-th arrival; it tells the master when its share is done, and the
-master quits once every worker has (brixcheck.load.distributed). With --bc-records-stdout a
+master quits once every worker has (brixcheck.load.distributed). With `records_stdout` a
 worker also prints its records, framed, when it stops (brixcheck.load.framing: in-cluster runs).
 
+Every setting of the run comes from one JSON file validated by brixcheck.load.run_spec.RunSpec
+(`--brixcheck-run FILE`; brixcheck writes it from the scenario). Workers of a distributed run get
+the file's path, and the master's start instant, with the master's options.
+
 Run: locust -f locustfiles/streaming_chat.py --headless -H http://127.0.0.1:8000 \
-        --bc-rate 50 --bc-duration 30 --run-time 40s OpenLoopUser
+        --brixcheck-run run.json --run-time 40s OpenLoopUser
 """
 
 # Locust first: importing it patches the process with gevent.
@@ -27,6 +31,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gevent
@@ -36,7 +41,8 @@ from geventhttpclient import HTTPClient
 from brixcheck.load.distributed import DONE_MESSAGE, DoneTracker, global_index, worker_count
 from brixcheck.load.framing import clock_offset_s, frame
 from brixcheck.load.records import RecordWriter, RequestRecord
-from brixcheck.load.schedule import Arrival, arrival_offsets, share
+from brixcheck.load.run_spec import RUN_OPTION, RunSpec, read_run
+from brixcheck.load.schedule import arrival_offsets, share
 from brixcheck.load.sse_client import GROUND_TRUTH_HEADER, stream_chat
 from brixcheck.load.workload import ChatWorkload
 
@@ -49,36 +55,32 @@ LEAD_IN_S = 0.5
 SPIN_S = 0.001
 
 
+@dataclass
+class _RunState:
+    """This process's run: the validated run file and, while it runs, its record writer."""
+
+    spec: RunSpec | None = None
+    records: RecordWriter | None = None
+
+
+_RUN = _RunState()
+
+
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    group = parser.add_argument_group("brixcheck")
-    group.add_argument("--bc-rate", type=float, default=10.0, help="open-loop requests/s")
-    group.add_argument("--bc-arrival", default="poisson", choices=[a.value for a in Arrival])
-    group.add_argument("--bc-duration", type=float, default=30.0, help="schedule length (s)")
-    group.add_argument("--bc-workers", type=int, default=1,
-                       help="workers sharing the schedule (default: --processes, else 1)")
-    group.add_argument("--bc-model", default="deepseek-r1-qwen-1b5")
-    group.add_argument("--bc-prompt-words", type=int, default=100)
-    group.add_argument("--bc-output-tokens", type=int, default=64)
-    group.add_argument("--bc-strategy", default="", help="routing-strategy header value")
-    group.add_argument("--bc-path", default="/v1/chat/completions")
-    group.add_argument("--bc-records", default="reports/records", help="directory for JSONL")
-    group.add_argument("--bc-scenario", default="streaming-chat")
-    group.add_argument("--bc-ground-truth", action="store_true",
-                       help="ask the engine emulator for its own timings")
-    group.add_argument("--bc-seed", type=int, default=0)
-    group.add_argument("--bc-prefix-groups", type=int, default=0,
-                       help="requests share one of N prompt prefixes (0: none)")
-    group.add_argument("--bc-prefix-words", type=int, default=0, help="words per shared prefix")
-    group.add_argument("--bc-sessions", type=int, default=0,
-                       help="multi-turn chat: N interleaved conversations (0: single turns)")
-    group.add_argument("--bc-turns", type=int, default=8, help="turns per conversation")
-    group.add_argument("--bc-header", action="append", default=[],
-                       help="extra request header NAME=VALUE (repeatable)")
-    group.add_argument("--bc-records-stdout", action="store_true",
-                       help="also print the records, framed, when the run stops (in-cluster)")
-    group.add_argument("--bc-start-wall", type=float, default=0.0,
-                       help="wall-clock start of the schedule (the master sets it for its workers)")
+    parser.add_argument_group("brixcheck").add_argument(
+        RUN_OPTION, dest="brixcheck_run", default=None, metavar="FILE",
+        help="the run's settings: a JSON file of brixcheck.load.run_spec.RunSpec")
+
+
+def _spec(environment: Environment) -> RunSpec:
+    """The run file, read once (a worker learns its path from the master's spawn job)."""
+    if _RUN.spec is None:
+        path = getattr(environment.parsed_options, "brixcheck_run", None)
+        if not path:
+            raise ValueError(f"no run file: pass {RUN_OPTION} FILE (brixcheck writes one per run)")
+        _RUN.spec = read_run(path)
+    return _RUN.spec
 
 
 def _cpu_s() -> float:
@@ -94,10 +96,13 @@ def _worker_index(environment: Environment) -> int:
 def _distributed(environment: Environment, runner: Runner | None = None, **_: object) -> None:
     """One OpenLoopUser per worker; the master quits when every worker's share is done."""
     options = environment.parsed_options
-    if options is None:
-        return
-    workers = worker_count(getattr(options, "processes", None), options.bc_workers)
-    options.bc_workers = workers
+    if options is None or (isinstance(runner, WorkerRunner) and not options.brixcheck_run):
+        return  # a remote worker: the run file's path comes with the master's spawn job
+    try:
+        workers = worker_count(getattr(options, "processes", None), _spec(environment).workers)
+    except ValueError as exc:
+        sys.stderr.write(f"brixcheck: {exc}\n")
+        sys.exit(2)
     OpenLoopUser.fixed_count = workers
     if not isinstance(runner, MasterRunner):
         return
@@ -120,24 +125,23 @@ def _open_records(environment: Environment, **_: object) -> None:
     if isinstance(environment.runner, MasterRunner):
         # Workers get the master's options with their spawn job: one start instant for all, so
         # the shares interleave as the schedule says (to the hosts' clock sync in a cluster).
-        environment.parsed_options.bc_start_wall = time.time() + LEAD_IN_S
+        # Not a flag: Locust hands every non-default option attribute to the workers.
+        environment.parsed_options.brixcheck_start_wall = time.time() + LEAD_IN_S
         return  # the master sends nothing; its workers write the records
-    options = environment.parsed_options
-    name = f"{options.bc_scenario}-{options.bc_strategy or 'none'}-{_worker_index(environment)}"
-    environment.brixcheck_records = RecordWriter(
-        Path(options.bc_records) / f"{name}-{os.getpid()}.jsonl")
+    spec = _spec(environment)
+    name = f"{spec.scenario}-{spec.strategy or 'none'}-{_worker_index(environment)}"
+    _RUN.records = RecordWriter(Path(spec.records_dir) / f"{name}-{os.getpid()}.jsonl")
     # Everything imported so far lives for the whole run: keep the collector from rescanning it.
     gc.freeze()
 
 
 @events.test_stop.add_listener
 def _close_records(environment: Environment, **_: object) -> None:
-    writer: RecordWriter | None = getattr(environment, "brixcheck_records", None)
+    writer, _RUN.records = _RUN.records, None
     if writer is None:
         return
-    environment.brixcheck_records = None
     writer.close()
-    if environment.parsed_options.bc_records_stdout:
+    if _spec(environment).records_stdout:
         lines = frame(_worker_index(environment), writer.path.read_text().splitlines(),
                       clock_offset_s())
         sys.stdout.write("".join(line + "\n" for line in lines))
@@ -148,33 +152,27 @@ class _StreamingUser(User):
     abstract = True
 
     def on_start(self) -> None:
-        options = self.environment.parsed_options
-        self.workload = ChatWorkload(options.bc_model, options.bc_prompt_words,
-                                     options.bc_output_tokens, options.bc_seed,
-                                     prefix_groups=options.bc_prefix_groups,
-                                     prefix_words=options.bc_prefix_words,
-                                     sessions=options.bc_sessions, turns=options.bc_turns)
-        self.headers = {"content-type": "application/json"}
-        self.headers.update(h.split("=", 1) for h in options.bc_header)
-        if options.bc_strategy:
-            self.headers["routing-strategy"] = options.bc_strategy
-        if options.bc_ground_truth:
+        self.spec = _spec(self.environment)
+        self.workload = ChatWorkload(**self.spec.workload.model_dump())
+        self.headers = {"content-type": "application/json", **self.spec.headers}
+        if self.spec.ground_truth:
             self.headers[GROUND_TRUTH_HEADER] = "1"
         self.client = HTTPClient.from_url(self.host, concurrency=2000, network_timeout=300,
                                           connection_timeout=10)
 
     def send(self, index: int, intended_s: float) -> None:
-        options = self.environment.parsed_options
+        spec = self.spec
         record = RequestRecord(request_id=f"{_worker_index(self.environment)}-{index}",
-                               scenario=options.bc_scenario, strategy=options.bc_strategy,
+                               scenario=spec.scenario, strategy=spec.strategy,
                                intended_s=intended_s)
         # The engine names the request after x-request-id, so records pair with server logs.
         headers = {**self.headers, "x-request-id": f"brixcheck-{record.request_id}"}
-        stream_chat(self.client, options.bc_path, self.workload.body(index), headers, record)
-        self.environment.brixcheck_records.write(record)
+        stream_chat(self.client, spec.path, self.workload.body(index), headers, record)
+        if _RUN.records is not None:  # None: the run stopped while this request was in flight
+            _RUN.records.write(record)
         end = record.done_s or time.monotonic()
         self.environment.events.request.fire(
-            request_type="SSE", name=options.bc_scenario,
+            request_type="SSE", name=spec.scenario,
             response_time=(end - intended_s) * 1000, response_length=record.output_tokens or 0,
             exception=record.error or None, context={})
 
@@ -187,13 +185,17 @@ class OpenLoopUser(_StreamingUser):
 
     @task
     def run_schedule(self) -> None:
-        options = self.environment.parsed_options
-        worker, workers = _worker_index(self.environment), options.bc_workers
-        offsets = share(arrival_offsets(options.bc_rate, options.bc_duration,
-                                        Arrival(options.bc_arrival), options.bc_seed),
+        schedule, worker = self.spec.open_loop, _worker_index(self.environment)
+        if schedule is None:
+            raise ValueError("OpenLoopUser needs the run file's open_loop schedule")
+        workers = worker_count(getattr(self.environment.parsed_options, "processes", None),
+                               self.spec.workers)
+        offsets = share(arrival_offsets(schedule.rate_per_s, schedule.duration_s,
+                                        schedule.arrival, self.spec.workload.seed),
                         worker, workers)
         pool = Pool()
-        lead_in = options.bc_start_wall - time.time() if options.bc_start_wall else LEAD_IN_S
+        start_wall = getattr(self.environment.parsed_options, "brixcheck_start_wall", 0.0)
+        lead_in = start_wall - time.time() if start_wall else LEAD_IN_S
         start = time.monotonic() + lead_in
         for position, offset in enumerate(offsets):
             intended = start + offset

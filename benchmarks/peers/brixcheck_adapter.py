@@ -15,6 +15,9 @@ from pathlib import Path
 
 from benchmarks.peers.common import PeerRecord, ToolRun, Workload, execute
 from benchmarks.peers.paths import REPO
+from brixcheck.load.run_spec import RUN_OPTION, OpenLoop, RunSpec, write_run
+from brixcheck.load.run_spec import Workload as RunWorkload
+from brixcheck.load.schedule import Arrival
 
 TOOL = "brixcheck"
 DRAIN_S = 30
@@ -25,13 +28,15 @@ def command(work: Workload, out_dir: Path) -> list[str]:
     if work.load.kind != "rate":
         raise ValueError("brixcheck's comparison row runs open loop; use --rates")
     duration = work.num_requests / work.load.value
+    spec = RunSpec(workload=RunWorkload(model=work.model, prompt_words=work.prompt_tokens,
+                                        output_tokens=work.output_tokens),
+                   open_loop=OpenLoop(rate_per_s=work.load.value, arrival=Arrival.CONSTANT,
+                                      duration_s=duration),
+                   records_dir=str(out_dir / "records"))
     return [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles/streaming_chat.py"),
-            "--headless", "--only-summary", "-H", work.base_url, "--bc-model", work.model,
-            "--bc-prompt-words", str(work.prompt_tokens), "--bc-output-tokens",
-            str(work.output_tokens), "--bc-arrival", "constant", "--bc-rate",
-            f"{work.load.value:g}", "--bc-duration", f"{duration:g}", "--bc-records",
-            str(out_dir / "records"), "--run-time", f"{int(duration + DRAIN_S)}s",
-            "OpenLoopUser"]
+            "--headless", "--only-summary", "-H", work.base_url, RUN_OPTION,
+            str(write_run(spec, out_dir / "run.json")), "--run-time",
+            f"{int(duration + DRAIN_S)}s", "OpenLoopUser"]
 
 
 def _record(line: dict) -> PeerRecord:

@@ -193,6 +193,9 @@ STRATEGIES = (
 STRATEGY_NAMES = tuple(s.name for s in STRATEGIES)
 # Strategies that serve a model of plain (not prefill/decode) pods.
 PLAIN_POOL_STRATEGY_NAMES = tuple(s.name for s in STRATEGIES if not s.needs_pd_roles)
+# Prefill and decode pods' vLLM KV connector in samples/disaggregation/vllm/1p1d.yaml; the pd
+# router needs one: it forwards the prefill answer's kv_transfer_params to the decode pod.
+PD_KV_TRANSFER_CONFIG: Final = '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 A master Job with its headless Service, a worker Job with one pod per share of the schedule, and
 a ConfigMap carrying the locustfile and brixcheck's load package from this checkout (so the pods
-run exactly the suite's code). Load then starts next to the target instead of through a
-port-forward. Every object carries the suite's ownership labels and the run id (brixcheck.kube).
+run exactly the suite's code) and the run file they all read (brixcheck.load.run_spec). Load then
+starts next to the target instead of through a port-forward. Every object carries the suite's
+ownership labels and the run id (brixcheck.kube).
 
 Image: a plain public Python image that pip-installs Locust's pinned dependencies when each pod
 starts (needs the cluster to reach the package index); with `install=False` the image must
@@ -20,9 +21,10 @@ from typing import Any
 
 import yaml
 
-from brixcheck.bench.runner import DRAIN_S, scenario_options
+from brixcheck.bench.runner import DRAIN_S, RUN_FILE, locust_options, run_spec
 from brixcheck.bench.scenario import Scenario
 from brixcheck.kube import owned
+from brixcheck.load.run_spec import RUN_OPTION
 from brixcheck.resources import data_path
 
 # brixcheck/ and locustfiles/ side by side, as in a checkout; installed, the locustfile is data.
@@ -30,7 +32,7 @@ SOURCES = Path(__file__).resolve().parents[2]
 TEMPLATES = data_path("manifests", "loadgen")
 DEFAULT_IMAGE = "python:3.11-slim"
 # What the locustfile needs beyond the standard library (as pinned in pyproject.toml).
-REQUIREMENTS = ("locust==2.47.0", "geventhttpclient>=2.6,<2.7")
+REQUIREMENTS = ("locust==2.47.0", "geventhttpclient>=2.6,<2.7", "pydantic>=2.7,<3")
 # ConfigMap key -> path under the pods' /brixcheck (PYTHONPATH): the locustfile's imports.
 CODE = {
     "locustfile.py": "locustfiles/streaming_chat.py",
@@ -39,6 +41,7 @@ CODE = {
        for p in sorted((SOURCES / "brixcheck" / "load").glob("*.py"))},
 }
 RECORDS_DIR = "/tmp/records"
+MOUNT = "/brixcheck"  # where the ConfigMap's code and run file appear in every pod
 START_ALLOWANCE_S = 600  # image pull and pip install before the schedule can start
 
 
@@ -68,7 +71,7 @@ class LoadgenSpec:
 def _start_command(install: bool) -> list[str]:
     pip = (f"pip install --quiet --no-cache-dir {' '.join(shlex.quote(r) for r in REQUIREMENTS)}"
            " && " if install else "")
-    return ["sh", "-c", f'{pip}exec python -m locust -f /brixcheck/locustfile.py "$@"', "--"]
+    return ["sh", "-c", f'{pip}exec python -m locust -f {MOUNT}/locustfile.py "$@"', "--"]
 
 
 def _source(path: str) -> Path:
@@ -87,13 +90,18 @@ def _pod_spec(job: dict[str, Any]) -> dict[str, Any]:
     return job["spec"]["template"]["spec"]
 
 
+def run_file(spec: LoadgenSpec) -> str:
+    """The run file (JSON) every pod reads: records to RECORDS_DIR and, framed, to stdout."""
+    return run_spec(spec.scenario, spec.strategy, dict(spec.headers), RECORDS_DIR,
+                    spec.workers, records_stdout=True).model_dump_json(indent=2)
+
+
 def master_args(spec: LoadgenSpec) -> list[str]:
-    """The master's Locust arguments; workers receive every --bc-* option from it."""
+    """The master's Locust arguments; workers receive the run file's path from it."""
     return ["--master", "--headless", "--only-summary", "-H", spec.host,
             "--expect-workers", str(spec.workers),
             "--expect-workers-max-wait", str(START_ALLOWANCE_S), "--exit-code-on-error", "0",
-            "--bc-records", RECORDS_DIR, "--bc-records-stdout",
-            *scenario_options(spec.scenario, spec.strategy, dict(spec.headers), spec.workers)]
+            RUN_OPTION, f"{MOUNT}/{RUN_FILE}", *locust_options(spec.scenario, spec.workers)]
 
 
 def render(spec: LoadgenSpec) -> list[dict[str, Any]]:
@@ -104,11 +112,12 @@ def render(spec: LoadgenSpec) -> list[dict[str, Any]]:
     objects = [*_template("configmap.yaml", values), *_template("master.yaml", values),
                *_template("worker.yaml", values)]
     items = [{"key": key, "path": path.replace("locustfiles/streaming_chat.py", "locustfile.py")}
-             for key, path in CODE.items()]
+             for key, path in CODE.items()] + [{"key": RUN_FILE, "path": RUN_FILE}]
     for obj in objects:
         owned(obj, spec.run_id)
         if obj["kind"] == "ConfigMap":
-            obj["data"] = {key: _source(path).read_text() for key, path in CODE.items()}
+            obj["data"] = {**{key: _source(path).read_text() for key, path in CODE.items()},
+                           RUN_FILE: run_file(spec)}
         if obj["kind"] == "Job":
             pod = _pod_spec(obj)
             pod["volumes"][0]["configMap"]["items"] = items

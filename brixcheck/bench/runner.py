@@ -4,7 +4,8 @@ pytest never imports Locust (it patches the process with gevent); it drives it a
 The generator's CPU time is measured from the child's resource usage, so a run whose generator
 saturated a core can be reported as such. With `load.processes` > 1 the child is Locust's master,
 which forks one worker per process and waits for them; a waited-for grandchild's CPU time is
-part of its parent's children usage, so the figure includes every worker.
+part of its parent's children usage, so the figure includes every worker. The run's settings
+reach Locust as one JSON file beside its records (`run.json`, brixcheck.load.run_spec), not flags.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from brixcheck.aibrix.v0_5 import HEADER_ROUTING_STRATEGY
 from brixcheck.bench.scenario import Scenario, is_router
 from brixcheck.bench.terminal import STATS_PREFIX, locust_counts, progress_line
 from brixcheck.children import die_with_parent
 from brixcheck.interrupts import CURRENT as INTERRUPTS
+from brixcheck.load.run_spec import RUN_OPTION, OpenLoop, RunSpec, write_run
 from brixcheck.resources import data_path
 
 LOCUSTFILE = data_path("locustfiles", "streaming_chat.py")
@@ -32,6 +35,7 @@ DRAIN_S = 30
 PROGRESS_S = 5.0  # seconds between progress lines of a running load
 Progress = Callable[[str], None]
 LOG_NAME = "locust.log"
+RUN_FILE = "run.json"  # the run's settings as the locustfile reads them (brixcheck.load.run_spec)
 
 
 @dataclass(frozen=True)
@@ -57,40 +61,43 @@ class RunInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-def scenario_options(scenario: Scenario, strategy: str, headers: dict[str, str],
-                     workers: int, rate_per_s: float | None = None) -> list[str]:
-    """The locustfile's options and the user class for one run (local or in-cluster)."""
-    work, load = scenario.workload, scenario.load
-    opts = ["--bc-scenario", scenario.id, "--bc-model", work.model,
-            "--bc-prompt-words", str(work.prompt_words), "--bc-output-tokens",
-            str(work.output_tokens), "--bc-seed", str(work.seed), "--bc-prefix-groups",
-            str(work.prefix_groups), "--bc-prefix-words", str(work.prefix_words),
-            "--bc-sessions", str(work.sessions), "--bc-turns", str(work.turns),
-            "--run-time", f"{int(load.duration_s + DRAIN_S)}s", "--stop-timeout", str(DRAIN_S)]
-    if strategy != "baseline" and not is_router(strategy):  # a router takes no header
-        opts += ["--bc-strategy", strategy]
-    opts += [arg for name, value in headers.items() for arg in ("--bc-header", f"{name}={value}")]
-    if workers > 1:
-        opts += ["--bc-workers", str(workers)]
+def run_spec(scenario: Scenario, strategy: str, headers: dict[str, str], records: str,
+             workers: int, rate_per_s: float | None = None,
+             records_stdout: bool = False) -> RunSpec:
+    """The locustfile's run file for one run (local or in-cluster; `rate_per_s`: a sweep level).
+
+    A strategy routed by header gets AIBrix's routing-strategy header; `baseline` and a router
+    send none (the router is the strategy)."""
+    load = scenario.load
+    routed = strategy != "baseline" and not is_router(strategy)
+    open_loop = OpenLoop(rate_per_s=rate_per_s or load.rate_per_s, arrival=load.arrival,
+                         duration_s=load.duration_s) if load.mode == "open" else None
+    return RunSpec(scenario=scenario.id, strategy=strategy if routed else "",
+                   workload=scenario.workload, open_loop=open_loop, workers=workers,
+                   headers={**headers, **({HEADER_ROUTING_STRATEGY: strategy} if routed else {})},
+                   records_dir=records, records_stdout=records_stdout)
+
+
+def locust_options(scenario: Scenario, workers: int) -> list[str]:
+    """Locust's own options for one run (local or in-cluster): its length, users, user class."""
+    load = scenario.load
+    opts = ["--run-time", f"{int(load.duration_s + DRAIN_S)}s", "--stop-timeout", str(DRAIN_S)]
     if load.mode == "open":
         users = ["-u", str(workers), "-r", str(workers)] if workers > 1 else []
-        rate = rate_per_s or load.rate_per_s
-        return [*opts, *users, "--bc-rate", str(rate), "--bc-arrival", load.arrival,
-                "--bc-duration", str(load.duration_s), "OpenLoopUser"]
+        return [*opts, *users, "OpenLoopUser"]
     return [*opts, "-u", str(load.users), "-r", str(load.users), "ClosedLoopUser"]
 
 
-def locust_command(scenario: Scenario, strategy: str, host: str, records: Path,
-                   headers: dict[str, str], rate_per_s: float | None = None) -> list[str]:
-    """The Locust command line for one local run (`rate_per_s`: a sweep level)."""
+def locust_command(scenario: Scenario, host: str, records: Path, run_file: Path) -> list[str]:
+    """The Locust command line for one local run, reading its run file."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-           "--only-summary", "-H", host, "--bc-records", str(records),
+           "--only-summary", "-H", host, RUN_OPTION, str(run_file),
            "--csv", str(records / STATS_PREFIX)]
     workers = scenario.load.worker_count()
     if workers > 1:
         # Locust's own distributed mode: this process is the master, forking the workers.
         cmd += ["--processes", str(workers)]
-    return cmd + scenario_options(scenario, strategy, headers, workers, rate_per_s)
+    return cmd + locust_options(scenario, workers)
 
 
 def records_dir(scenario: Scenario, strategy: str, repeat: int, out: Path,
@@ -156,8 +163,10 @@ def run_once(scenario: Scenario, strategy: str, repeat: int, host: str, out: Pat
     """
     records = records_dir(scenario, strategy, repeat, out, rate_per_s)
     records.mkdir(parents=True, exist_ok=True)
+    spec = run_spec(scenario, strategy, headers or {}, str(records),
+                    scenario.load.worker_count(), rate_per_s)
+    command = locust_command(scenario, host, records, write_run(spec, records / RUN_FILE))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    command = locust_command(scenario, strategy, host, records, headers or {}, rate_per_s)
     load = scenario.load
     rate = f"{rate_per_s or load.rate_per_s:g} req/s" if load.mode == "open" \
         else f"{load.users} users"

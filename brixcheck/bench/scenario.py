@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from brixcheck.aibrix.v0_5 import STRATEGY_NAMES
 from brixcheck.errors import BrixcheckError
+from brixcheck.load.run_spec import Workload
 from brixcheck.resources import data_path
 from brixcheck.routers.vllm_router import POLICIES
 
@@ -27,6 +28,8 @@ SCENARIO_DIR_ENV = "BRIXCHECK_SCENARIO_DIR"
 def shootout_dir() -> Path:
     """The strategy shoot-out's scenarios (`brixcheck bench --compare-strategies`)."""
     return data_path("suites", "shootout")
+
+
 # `baseline` is the suite's own: the model's plain Service, no routing-strategy header.
 VALID_STRATEGIES = ("baseline", *STRATEGY_NAMES)
 ROUTER_PREFIX = "vllm-router:"  # a third-party router's policy in place of an AIBrix strategy
@@ -39,20 +42,6 @@ def is_router(strategy: str) -> bool:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Workload(_Strict):
-    """What each request asks for."""
-
-    model: str = Field(description="model name requests use (the model.aibrix.ai/name value)")
-    prompt_words: int = Field(100, gt=0, description="words per prompt")
-    output_tokens: int = Field(64, gt=0, description="tokens generated per request (ignore_eos)")
-    seed: int = Field(0, description="seed of prompts and arrivals")
-    prefix_groups: int = Field(0, ge=0, description="requests share one of N prompt prefixes")
-    prefix_words: int = Field(0, ge=0, description="words in each shared prefix")
-    sessions: int = Field(0, ge=0, description="multi-turn chat: N interleaved conversations, "
-                          "each turn re-sending the conversation so far (0: single turns)")
-    turns: int = Field(8, gt=0, description="turns per conversation before a new one starts")
 
 
 class Load(_Strict):

@@ -14,8 +14,9 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -24,8 +25,12 @@ from brixcheck.errors import BrixcheckError
 from brixcheck.files import write_atomic
 from brixcheck.interrupts import CURRENT as INTERRUPTS
 
+if TYPE_CHECKING:
+    from brixcheck.target import Target
+
 SCHEMA_VERSION = "brixcheck.conformance/v1alpha1"
-NOT_SUPPORTED_PREFIX = "NOT-SUPPORTED: "
+# How a NOT-SUPPORTED skip reads: written only by not_supported(), read by not_supported_reason().
+NOT_SUPPORTED_PREFIX = f"{Outcome.NOT_SUPPORTED.value}: "
 RESULTS = pytest.StashKey[list[CaseResult]]()
 ENVIRONMENT = pytest.StashKey[dict[str, Any]]()
 TARGET = pytest.StashKey[Any]()
@@ -67,6 +72,27 @@ def case_of(item: pytest.Item) -> Case | None:
     return marker.args[0] if marker else None
 
 
+def not_supported(reason: str) -> NoReturn:
+    """Skip the running test as NOT-SUPPORTED: the target cannot show what it checks."""
+    pytest.skip(f"{NOT_SUPPORTED_PREFIX}{reason}")
+
+
+def not_supported_reason(skip_reason: str) -> str | None:
+    """The reason of a NOT-SUPPORTED skip (None: another kind of skip)."""
+    reason = skip_reason.removeprefix("Skipped: ")
+    return reason.removeprefix(NOT_SUPPORTED_PREFIX) \
+        if reason.startswith(NOT_SUPPORTED_PREFIX) else None
+
+
+def require_capabilities(target: Target, needed: Iterable[Capability], need: str = "") -> None:
+    """NOT-SUPPORTED unless the target has every needed capability; `need` says what needs it
+    (default: which capabilities the target lacks)."""
+    missing = sorted(set(needed) - set(target.capabilities))
+    if missing:
+        not_supported(f"{need or 'the target lacks ' + ', '.join(missing)}"
+                      f" ({target.describe_missing(missing)})")
+
+
 STACK_CAPABILITIES = frozenset({Capability.AIBRIX_STACK, Capability.AIBRIX_GATEWAY})
 
 
@@ -85,10 +111,7 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("gateway_probe")  # probed once, on first need
     request.config.stash[ENVIRONMENT] = target.environment
     request.config.stash[TARGET] = target
-    missing = sorted(set(case.capabilities) - set(target.capabilities))
-    if missing:
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}the target lacks {', '.join(missing)}"
-                    f" ({target.describe_missing(missing)})")
+    require_capabilities(target, case.capabilities)
 
 
 def _failure_message(report: pytest.TestReport) -> str:
@@ -108,10 +131,10 @@ def _outcome(report: pytest.TestReport) -> tuple[Outcome, str]:
         return Outcome.FAIL, _failure_message(report)
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-        reason = reason.removeprefix("Skipped: ")
-        if reason.startswith(NOT_SUPPORTED_PREFIX):
-            return Outcome.NOT_SUPPORTED, reason.removeprefix(NOT_SUPPORTED_PREFIX)
-        return Outcome.SKIP, reason
+        unsupported = not_supported_reason(reason)
+        if unsupported is not None:
+            return Outcome.NOT_SUPPORTED, unsupported
+        return Outcome.SKIP, reason.removeprefix("Skipped: ")
     return Outcome.PASS, ""
 
 

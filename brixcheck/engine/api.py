@@ -49,6 +49,7 @@ class GenerationRequest:
     include_usage: bool
     continuous_usage: bool
     prompt_token_ids: tuple[int, ...] | None = None
+    kv_transfer_params: dict[str, Any] | None = None
 
 
 def _validation_error(kind: str, loc: str, msg: str, value: Any = None) -> ApiError:
@@ -121,6 +122,15 @@ def _bool(data: dict[str, Any], key: str, default: bool = False) -> bool:
     return value
 
 
+def _kv_transfer_params(data: dict[str, Any]) -> dict[str, Any] | None:
+    """vLLM's `kv_transfer_params` request field: an object or null (read by a KV connector)."""
+    value = data.get("kv_transfer_params")
+    if value is not None and not isinstance(value, dict):
+        raise _validation_error("dict_type", "kv_transfer_params",
+                                "Input should be a valid dictionary", value)
+    return value
+
+
 def _prompt_of(kind: str, data: dict[str, Any]) -> tuple[str, tuple[int, ...] | None]:
     if kind == "chat":
         messages = data.get("messages")
@@ -180,6 +190,7 @@ def parse_generation(kind: str, body: bytes) -> GenerationRequest:
         include_usage=include_usage,
         continuous_usage=include_usage and bool(options.get("continuous_usage_stats")),
         prompt_token_ids=prompt_ids,
+        kv_transfer_params=_kv_transfer_params(data),
     )
 
 
@@ -257,7 +268,8 @@ DONE = b"data: [DONE]\n\n"
 
 
 def full_response(req: GenerationRequest, request_id: str, created: int, model: str,
-                  text: str, finish_reason: str, usage: str) -> dict[str, Any]:
+                  text: str, finish_reason: str, usage: str,
+                  kv_transfer_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """The non-streamed body vLLM returns for a chat or completion."""
     if req.kind == "chat":
         message = {"role": "assistant", "content": text, "refusal": None, "annotations": None,
@@ -278,5 +290,5 @@ def full_response(req: GenerationRequest, request_id: str, created: int, model: 
     if req.kind == "chat":
         body["prompt_logprobs"] = None
         body["prompt_token_ids"] = None
-    body["kv_transfer_params"] = None
+    body["kv_transfer_params"] = kv_transfer_params
     return body

@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from brixcheck.engine.kv_connector import KvConfigError, KvTransferConfig, parse_kv_transfer_config
 from brixcheck.engine.metrics import MetricNames
 from brixcheck.engine.profiles import PROFILES
 
@@ -60,6 +61,7 @@ class EngineArgs:
     slowdown: float
     error_rate: float
     listen_while_loading: bool
+    kv_transfer: KvTransferConfig | None = None
 
     @property
     def served_name(self) -> str:
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                    default=True)
     p.add_argument("--enable-prompt-tokens-details", action="store_true")
     p.add_argument("--show-hidden-metrics-for-version", default=None)
+    p.add_argument("--kv-transfer-config", default=None)
     p.add_argument("--emu-profile", default="rtx4060-8gb", choices=sorted(PROFILES))
     p.add_argument("--emu-metric-names", default="modern", choices=[m.value for m in MetricNames])
     p.add_argument("--emu-load-time-s", type=float, default=None)
@@ -143,7 +146,17 @@ def parse_engine_args(argv: Sequence[str]) -> EngineArgs:
         slowdown=ns.emu_slowdown,
         error_rate=ns.emu_error_rate,
         listen_while_loading=ns.emu_listen_while_loading,
+        kv_transfer=_kv_transfer(ns.kv_transfer_config),
     )
+
+
+def _kv_transfer(text: str | None) -> KvTransferConfig | None:
+    if text is None:
+        return None
+    try:
+        return parse_kv_transfer_config(text)
+    except KvConfigError as exc:
+        raise ArgsError(f"api_server.py: error: {exc}") from None
 
 
 def flags_help() -> str:

@@ -40,6 +40,10 @@ class Sequence:
     token_times_s: list[float] = field(default_factory=list)
     finished: bool = False
     admitted: bool = False
+    # The prompt's KV arrives from a prefill engine (KV connector); cleared once admitted, so a
+    # preempted sequence recomputes locally, as vLLM's does.
+    remote_prefill: bool = False
+    finished_block_ids: list[int] = field(default_factory=list)  # what a KV connector offers
 
     @property
     def context_len(self) -> int:
@@ -177,19 +181,28 @@ class Scheduler:
                 return
             self.waiting.popleft()
             self.running.append(seq)
+            seq.remote_prefill = False
             self._count_admission(seq, hits)
             scheduled.append((seq, n))
             budget -= n
 
     def _acquire_prefix(self, seq: Sequence) -> int:
-        """Reuse cached blocks; at least one token is always recomputed, as in vLLM."""
+        """Reuse cached blocks; at least one token is always recomputed, as in vLLM.
+
+        Returns the tokens found in the local prefix cache. A remote-prefilled sequence has its
+        whole prompt but the last token computed already (vLLM's scheduler recomputes that one
+        when the connector delivered every prompt token).
+        """
         usable = (seq.context_len - 1) // self.pool.block_size
         hits = self.pool.cached_prefix(seq.block_hashes[:usable])
         self.pool.acquire(hits)
         seq.blocks = list(hits)
         seq.num_computed = len(hits) * self.pool.block_size
         seq.num_registered = len(hits)
-        return seq.num_computed
+        local = seq.num_computed
+        if seq.remote_prefill:
+            seq.num_computed = seq.context_len - 1
+        return local
 
     def _count_admission(self, seq: Sequence, hit_tokens: int) -> None:
         self.stats.prefix_queries += seq.context_len
@@ -223,6 +236,7 @@ class Scheduler:
     def _finish(self, seq: Sequence) -> None:
         seq.finished = True
         self.running.remove(seq)
+        seq.finished_block_ids = [block.block_id for block in seq.blocks]
         self._free(seq)
 
     def _free(self, seq: Sequence) -> None:

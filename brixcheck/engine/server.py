@@ -25,6 +25,7 @@ from brixcheck.engine.api import (
 from brixcheck.engine.args import EngineArgs
 from brixcheck.engine.core import EngineCore
 from brixcheck.engine.http import Connection, Request
+from brixcheck.engine.kv_connector import NixlConnector
 from brixcheck.engine.kvcache import BlockPool, block_hashes
 from brixcheck.engine.latency import LatencyModel, MemoryPlan
 from brixcheck.engine.logs import EngineLog
@@ -78,6 +79,8 @@ class Engine:
         self._unhung = asyncio.Event()
         self._counter = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connector = (None if args.kv_transfer is None
+                           else NixlConnector(args.kv_transfer, args.seed, self.address))
 
     @property
     def address(self) -> str:
@@ -170,6 +173,9 @@ class Engine:
         self.log.info("kv_cache_utils.py:1091", f"Maximum concurrency for "
                       f"{self.max_model_len:,} tokens per request: "
                       f"{plan.kv_cache_tokens / self.max_model_len:.2f}x")
+        if self._connector is not None:
+            self.log.info("factory.py:64", "Creating v1 connector with name: NixlConnector and "
+                          f"engine_id: {self._connector.engine_id}")
         pool = BlockPool(plan.num_blocks, args.block_size, args.enable_prefix_caching)
         scheduler = Scheduler(
             pool, LatencyModel(profile, args.slowdown),
@@ -304,7 +310,7 @@ class Engine:
             return
         meta = self._meta(kind, req)
         seq = self._sequence(gen, prompt_ids, max_tokens, req.arrival_s, meta.request_id)
-        sink = ResponseSink(conn, gen, seq, meta)
+        sink = ResponseSink(conn, gen, seq, meta, self._connector)
         await self._serve(sink)
 
     async def _serve(self, sink: ResponseSink) -> None:
@@ -333,7 +339,8 @@ class Engine:
             request_id=request_id, prompt_ids=prompt_ids,
             block_hashes=block_hashes(prompt_ids, self.args.block_size),
             max_output=length, stop_reason=reason, arrival_s=arrival_s, prompt_hash=digest,
-            max_tokens=max_tokens,
+            max_tokens=max_tokens, remote_prefill=self._connector is not None
+            and self._connector.loads_remote_prefill(gen.kv_transfer_params),
         )
 
     def _meta(self, kind: str, req: Request) -> ResponseMeta:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from brixcheck.engine.api import DONE, ChunkWriter, GenerationRequest, full_response, usage_json
 from brixcheck.engine.http import Connection
+from brixcheck.engine.kv_connector import NixlConnector
 from brixcheck.engine.scheduler import Sequence
 
 GROUND_TRUTH_HEADER = "x-brixcheck-ground-truth"
@@ -39,11 +40,12 @@ class ResponseSink:
     """Receives a sequence's tokens from the engine core and answers its client."""
 
     def __init__(self, conn: Connection, req: GenerationRequest, seq: Sequence,
-                 meta: ResponseMeta) -> None:
+                 meta: ResponseMeta, connector: NixlConnector | None = None) -> None:
         self.conn = conn
         self.req = req
         self.seq = seq
         self.meta = meta
+        self.connector = connector
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._writer = ChunkWriter(req.kind, meta.request_id, meta.created, meta.model)
         self._pieces: list[str] = []
@@ -92,8 +94,11 @@ class ResponseSink:
         self.conn.end_stream()
 
     def _send_whole(self) -> None:
+        kv_params = None if self.connector is None else self.connector.finished_params(
+            self.req.kv_transfer_params, self.seq.stop_reason, self.seq.finished_block_ids)
         body = full_response(self.req, self.meta.request_id, self.meta.created, self.meta.model,
-                             "".join(self._pieces), self.seq.stop_reason, self._final_usage())
+                             "".join(self._pieces), self.seq.stop_reason, self._final_usage(),
+                             kv_params)
         if self.meta.ground_truth:
             self._written_s.append(time.monotonic())
             body["brixcheck_ground_truth"] = self.truth()

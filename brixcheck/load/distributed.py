@@ -13,19 +13,20 @@ from typing import Any
 DONE_MESSAGE = "brixcheck_share_done"
 
 
-def worker_count(processes: int | None, bc_workers: int) -> int:
-    """How many processes share the schedule: `--processes N` wins over `--bc-workers`.
+def worker_count(processes: int | None, run_workers: int) -> int:
+    """How many processes share the schedule: `--processes N` wins over the run file's `workers`.
 
     Locust resolves `--processes -1` to the core count before it forks, so both master and
     workers see the same number here.
     """
     if processes and processes > 0:
-        if bc_workers not in (1, processes):
-            raise ValueError(f"--bc-workers {bc_workers} disagrees with --processes {processes}")
+        if run_workers not in (1, processes):
+            raise ValueError(f"the run file's workers {run_workers} disagrees with "
+                             f"--processes {processes}")
         return processes
-    if bc_workers < 1:
-        raise ValueError(f"--bc-workers must be at least 1, got {bc_workers}")
-    return bc_workers
+    if run_workers < 1:
+        raise ValueError(f"the run file's workers must be at least 1, got {run_workers}")
+    return run_workers
 
 
 def global_index(worker: int, workers: int, position: int) -> int:

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.metadata import MetadataUsers, metadata_users
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
+from brixcheck.conformance.plugin import not_supported
 from brixcheck.gateway import has_model_route
 from brixcheck.model import ModelDeployment
 from brixcheck.pod_get import pod_get
@@ -232,10 +232,10 @@ def strategy_pool(target: Target, model: ModelDeployment) -> Iterator[set[str]]:
     """The run's model on >= 2 Ready pods; NOT-SUPPORTED where the cluster cannot run two."""
     gpus = _gpus(target)
     if gpus < STRATEGY_POOL:
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}the cluster has {gpus} GPU, so the model runs one "
-                    "pod, and with one Ready pod v0.5.0 returns it without calling the router "
-                    "(gateway.go); the strategy would not be tested (on the twin: "
-                    "--twin-nodes three-gpu)")
+        not_supported(f"the cluster has {gpus} GPU, so the model runs one "
+                      "pod, and with one Ready pod v0.5.0 returns it without calling the router "
+                      "(gateway.go); the strategy would not be tested (on the twin: "
+                      "--twin-nodes three-gpu)")
     name = model.deployment["metadata"]["name"]
     target.apps.patch_namespaced_deployment_scale(name, model.namespace,
                                                   {"spec": {"replicas": STRATEGY_POOL}})
@@ -245,8 +245,8 @@ def strategy_pool(target: Target, model: ModelDeployment) -> Iterator[set[str]]:
             time.sleep(1)  # polls the Ready condition
         ready = _ready_pods(target, model)
         if len(ready) < STRATEGY_POOL:
-            pytest.skip(f"{NOT_SUPPORTED_PREFIX}only {len(ready)} of {STRATEGY_POOL} pods of "
-                        f"{model.name} became Ready; with one, v0.5.0 skips the router")
+            not_supported(f"only {len(ready)} of {STRATEGY_POOL} pods of "
+                          f"{model.name} became Ready; with one, v0.5.0 skips the router")
         yield ready
     finally:
         target.apps.patch_namespaced_deployment_scale(name, model.namespace,
@@ -290,9 +290,9 @@ def _served_counts(target: Target, model: ModelDeployment) -> dict[str, float]:
 def test_header_less_requests_rate(target: Target, request: pytest.FixtureRequest):
     gateway_client, model = _deployed(request)
     if not has_model_route(target, model.name):
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}no HTTPRoute {model.name}-router on this cluster "
-                    "(AIBrix's model-router controller creates it); the plugin answers "
-                    "503 x-error-routing to every request without a strategy")
+        not_supported(f"no HTTPRoute {model.name}-router on this cluster "
+                      "(AIBrix's model-router controller creates it); the plugin answers "
+                      "503 x-error-routing to every request without a strategy")
     body = json.dumps({"model": model.name, "prompt": "hi", "max_tokens": 1})
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:

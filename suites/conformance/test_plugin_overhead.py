@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
+from brixcheck.conformance.plugin import not_supported
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 
@@ -72,8 +72,8 @@ def test_gateway_adds_little_ttft(request: pytest.FixtureRequest):
     _wait_for_no_terminating_pod(request.getfixturevalue("target"), model)
     _, pod = _ttft_ms(gateway_client, "/v1/chat/completions", body, headers)
     if not _reachable(pod):
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}the chosen pod {pod} is not reachable from this "
-                    "machine, so there is nothing to compare with")
+        not_supported(f"the chosen pod {pod} is not reachable from this "
+                      "machine, so there is nothing to compare with")
     direct = httpx.Client(base_url=f"http://{pod}", timeout=60, trust_env=False)
     via, straight = [], []
     for _ in range(REQUESTS):

@@ -5,7 +5,10 @@ first, then answers with a decode pod of the same roleset as `target-pod`
 own model name (so the model's Deployment does not adopt them), and removes them afterwards.
 The prefill answer must carry `kv_transfer_params` as an object: an engine without a KV connector
 (`--kv-transfer-config`) answers null there and v0.5.0 then refuses the request with 503
-`x-error-routing` (pd_disaggregation.go), so the case needs a model started with one.
+`x-error-routing` (pd_disaggregation.go). So the pods run with the model's own
+`--kv-transfer-config`; where the model has none, only the twin's engine emulator (which
+implements vLLM's NixlConnector) gets the one of AIBrix's 1p1d sample; elsewhere the case is
+NOT-SUPPORTED, since a stock vLLM image may lack NIXL.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import pytest
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.conformance.model import Capability, Case
-from brixcheck.conformance.plugin import NOT_SUPPORTED_PREFIX
+from brixcheck.conformance.plugin import not_supported
 from brixcheck.kube import OWNER_LABELS
 from brixcheck.model import ModelDeployment
 from brixcheck.target import Target
 
 ROLESET = "brixcheck-rs"
+KV_FLAG = "--kv-transfer-config"
 READY_TIMEOUT_S = 300.0
 PD = Case(
     id="StrategyPdAnswersWithDecodePod",
@@ -46,9 +50,19 @@ def _served_as(args: list[str], name: str) -> list[str]:
     return out
 
 
-def _pd_pod(model: ModelDeployment, name: str, role: str) -> dict:
+def _kv_args(target: Target, model: ModelDeployment) -> list[str] | None:
+    """What the P/D pods add to the model's args for a KV connector; None: no connector."""
+    if any(KV_FLAG in arg for arg in model.container.get("args") or []):
+        return []  # the model's own, kept as written (also inside an `sh -c` line)
+    if target.kind == "twin" and target.twin.get("engine") == "emulator":
+        return [KV_FLAG, aibrix.PD_KV_TRANSFER_CONFIG]
+    return None
+
+
+def _pd_pod(model: ModelDeployment, name: str, role: str, kv_args: list[str]) -> dict:
     container = copy.deepcopy(model.container)
-    container["args"] = _served_as(list(container.get("args") or []), name)
+    args = _served_as(list(container.get("args") or []), name)
+    container["args"] = args + kv_args
     labels = {aibrix.LABEL_MODEL_NAME: name, aibrix.LABEL_PORT: str(aibrix.DEFAULT_MODEL_PORT),
               "roleset-name": ROLESET, "role-name": role, **OWNER_LABELS}
     template = model.deployment["spec"]["template"]["spec"]
@@ -68,18 +82,20 @@ def _ready_ips(target: Target, namespace: str, name: str) -> dict[str, str]:
 
 @pytest.fixture
 def pd_pods(target: Target, model: ModelDeployment) -> Iterator[tuple[str, dict[str, str]]]:
-    if "--kv-transfer-config" not in " ".join(model.container.get("args") or []):
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs engines with a KV connector "
-                    "(--kv-transfer-config); without one v0.5.0 answers 503 x-error-routing "
-                    "(the prefill answer's kv_transfer_params is null)")
+    kv_args = _kv_args(target, model)
+    if kv_args is None:
+        not_supported(f"pd needs engines with a KV connector: give the model's container "
+                      f"{KV_FLAG} (e.g. {aibrix.PD_KV_TRANSFER_CONFIG}, with an image that has "
+                      "NIXL); without one v0.5.0 answers 503 x-error-routing (the prefill "
+                      "answer's kv_transfer_params is null)")
     free = sum(int((n.status.allocatable or {}).get("nvidia.com/gpu", "0"))
                for n in target.core.list_node().items) - 1
     if free < 2:
-        pytest.skip(f"{NOT_SUPPORTED_PREFIX}pd needs a prefill and a decode pod beside the "
-                    f"model's: {free} GPU free (on the twin: --twin-nodes three-gpu)")
+        not_supported(f"pd needs a prefill and a decode pod beside the "
+                      f"model's: {free} GPU free (on the twin: --twin-nodes three-gpu)")
     name = f"{model.name}-pd"
     for role in ("prefill", "decode"):
-        target.core.create_namespaced_pod(model.namespace, _pd_pod(model, name, role))
+        target.core.create_namespaced_pod(model.namespace, _pd_pod(model, name, role, kv_args))
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S * target.time_scale
         while len(_ready_ips(target, model.namespace, name)) < 2:

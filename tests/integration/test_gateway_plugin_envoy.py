@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from brixcheck.aibrix.v0_5 import PD_KV_TRANSFER_CONFIG
 from brixcheck.gateway_plugin.fake_routes import FakeRouteServer
 from brixcheck.gateway_plugin.loopback import LoopbackGateway
 from brixcheck.twin.envoy import find_envoy
@@ -120,6 +121,25 @@ def test_pd_without_a_kv_connector_is_refused_after_the_prefill(tmp_path: Path):
     assert reply.status_code == 503, reply.text
     assert reply.headers["x-error-routing"] == "true"
     assert "kv_transfer_params has unexpected type" in log
+
+
+def test_pd_with_a_kv_connector_answers_with_the_decode_pod(tmp_path: Path):
+    """With NixlConnector on both engines the prefill answer carries kv_transfer_params, the
+    plugin forwards them with the request, and the decode pod answers."""
+    roles = [{"roleset-name": "rs", "role-name": "prefill"},
+             {"roleset-name": "rs", "role-name": "decode"}]
+    pd = LoopbackGateway(tmp_path, MODEL, ["127.0.3.7", "127.0.3.8"], pod_labels=roles,
+                         engine_args=["--kv-transfer-config", PD_KV_TRANSFER_CONFIG])
+    pd.start()
+    try:
+        reply = _chat(pd, {"routing-strategy": "pd"})
+        log = (tmp_path / "plugin.log").read_text()
+    finally:
+        pd.stop()
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["target-pod"] == f"127.0.3.8:{pd.engine_port}"
+    assert "start_prefill_request" in log
+    assert "prefill_pod=pod-0 decode_pod=pod-1" in log
 
 
 def test_header_less_path_reroutes_on_the_model_header_at_five_per_second(tmp_path: Path):

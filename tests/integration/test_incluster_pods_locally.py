@@ -38,7 +38,7 @@ def test_rendered_pods_run_and_their_logs_carry_every_record(engine_host: Engine
         container = objects[("Job", role)]["spec"]["template"]["spec"]["containers"][0]
         shell, flag, script, dashes = container["command"]
         argv = [a.replace("bc-load-local-master", "127.0.0.1").replace("5557", str(port))
-                for a in container["args"]]
+                .replace("/brixcheck/", f"{volume}/") for a in container["args"]]
         return [shell, flag, script.replace("/brixcheck", str(volume)), dashes, *argv]
 
     # `python` in the pods' command: this interpreter, with only the shipped code importable.

@@ -69,13 +69,16 @@ def test_wrong_error_name_fails_the_error_rows(fault):
 
 def test_wrong_target_pod_fails_the_strategy_cases(fault, more_gpus):
     fault(wrong_target=True)
-    cases = run_cases("-k", "strategy_answers and (random or least-request)")
+    cases = run_cases("-k", "(strategy_answers and (random or least-request)) or pd_answers")
     strategies = {i: c for i, c in cases.items() if i.startswith("Strategy")}
-    assert len(strategies) == 2
+    assert len(strategies) == 3
     for case in strategies.values():
         assert case["outcome"] == "FAIL", case
-        assert "other than the one that served" in case["reason"]
         assert "aibrix-gateway-plugins" in case["remedy"]
+    pd = strategies.pop("StrategyPdAnswersWithDecodePod")
+    assert "decode pod" in pd["reason"], "pd names the prefill pod instead of the decode pod"
+    for case in strategies.values():
+        assert "other than the one that served" in case["reason"]
 
 
 @pytest.mark.parametrize(("strategy", "selected", "case_id"), [

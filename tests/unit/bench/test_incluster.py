@@ -4,10 +4,13 @@ import ast
 
 import pytest
 
+from brixcheck.aibrix.v0_5 import HEADER_ROUTING_STRATEGY
 from brixcheck.bench.incluster import CODE, LoadgenSpec, master_args, render
+from brixcheck.bench.runner import RUN_FILE
 from brixcheck.bench.scenario import Load, Scenario, Workload
 from brixcheck.conformance.model import Capability
 from brixcheck.kube import OWNER_LABELS, RUN_LABEL
+from brixcheck.load.run_spec import RUN_OPTION, RunSpec
 from brixcheck.resources import CHECKOUT as REPO
 from brixcheck.target import _capabilities
 
@@ -36,9 +39,13 @@ def test_workers_and_master_agree_on_the_share():
     worker = objects[("Job", "bc-load-run7-worker")]
     assert worker["spec"]["parallelism"] == worker["spec"]["completions"] == 3
     args = master_args(_spec(3))
-    assert args[args.index("--expect-workers") + 1] == args[args.index("--bc-workers") + 1] == "3"
-    assert "--bc-records-stdout" in args
-    assert args[args.index("--bc-strategy") + 1] == "random"
+    run = RunSpec.model_validate_json(objects[("ConfigMap", "bc-load-run7-code")]["data"][
+        RUN_FILE])
+    assert args[args.index("--expect-workers") + 1] == str(run.workers) == "3"
+    assert run.records_stdout
+    assert run.headers[HEADER_ROUTING_STRATEGY] == "random"
+    assert args[args.index(RUN_OPTION) + 1] == f"/brixcheck/{RUN_FILE}"
+    assert not [arg for arg in args if arg.startswith("--bc-")]
     service = objects[("Service", "bc-load-run7-master")]
     master = objects[("Job", "bc-load-run7-master")]
     assert service["spec"]["selector"].items() <= master["spec"]["template"]["metadata"][

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from brixcheck.bench.runner import locust_command
+from brixcheck.aibrix.v0_5 import HEADER_ROUTING_STRATEGY
+from brixcheck.bench.runner import locust_command, run_spec
 from brixcheck.bench.scenario import SCENARIO_DIR, discover, load_scenario
 from brixcheck.errors import BrixcheckError
+from brixcheck.load.run_spec import RUN_OPTION, read_run, write_run
 
 GOOD = """
 id: t
@@ -48,25 +50,33 @@ def test_sweep_rates_must_rise_and_replace_the_single_rate(tmp_path: Path):
     assert load_scenario(path).load.levels() == [4, 8]
 
 
-def test_locust_command_carries_strategy_and_schedule(tmp_path: Path):
+def test_run_file_carries_strategy_and_schedule(tmp_path: Path):
     path = tmp_path / "good.yaml"
     path.write_text(GOOD)
-    cmd = locust_command(load_scenario(path), "random", "http://127.0.0.1:1", tmp_path,
-                         {"model": "m"})
-    assert cmd[cmd.index("--bc-strategy") + 1] == "random"
-    assert cmd[cmd.index("--bc-rate") + 1] == "2.0"
-    assert "model=m" in cmd
+    scenario = load_scenario(path)
+    spec = read_run(write_run(run_spec(scenario, "random", {"model": "m"}, str(tmp_path), 1),
+                              tmp_path / "run.json"))
+    assert spec.headers[HEADER_ROUTING_STRATEGY] == "random"
+    assert spec.open_loop is not None
+    assert spec.open_loop.rate_per_s == 2.0
+    assert spec.headers["model"] == "m"
+    assert spec.workload == scenario.workload
+    cmd = locust_command(scenario, "http://127.0.0.1:1", tmp_path, tmp_path / "run.json")
+    assert cmd[cmd.index(RUN_OPTION) + 1] == str(tmp_path / "run.json")
+    assert not [arg for arg in cmd if arg.startswith("--bc-")]
     assert cmd[-1] == "OpenLoopUser"
 
 
 def test_processes_make_a_distributed_locust_run(tmp_path: Path):
     path = tmp_path / "dist.yaml"
     path.write_text(GOOD.replace("duration_s: 5", "duration_s: 5, processes: 3"))
-    cmd = locust_command(load_scenario(path), "random", "http://127.0.0.1:1", tmp_path, {})
-    assert cmd[cmd.index("--processes") + 1] == cmd[cmd.index("--bc-workers") + 1] == "3"
+    scenario = load_scenario(path)
+    cmd = locust_command(scenario, "http://127.0.0.1:1", tmp_path, tmp_path / "run.json")
+    spec = run_spec(scenario, "random", {}, str(tmp_path), scenario.load.worker_count())
+    assert cmd[cmd.index("--processes") + 1] == str(spec.workers) == "3"
     assert cmd[cmd.index("-u") + 1] == "3"
-    one = locust_command(load_scenario(_write(tmp_path)),
-                         "random", "http://127.0.0.1:1", tmp_path, {})
+    one = locust_command(load_scenario(_write(tmp_path)), "http://127.0.0.1:1", tmp_path,
+                         tmp_path / "run.json")
     assert "--processes" not in one
     assert "-u" not in one
 

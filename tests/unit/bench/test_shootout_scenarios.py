@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from brixcheck.aibrix.v0_5 import HEADER_ROUTING_STRATEGY
 from brixcheck.bench.reporting import _options
-from brixcheck.bench.runner import scenario_options
+from brixcheck.bench.runner import run_spec
 from brixcheck.bench.scenario import Scenario, discover_all, is_router, shootout_dir
 from brixcheck.load.workload import ChatWorkload
 
@@ -36,8 +37,9 @@ def test_router_strategy_names_are_checked():
 
 def test_a_router_run_sends_no_routing_strategy_header():
     scenario = discover_all(shootout_dir())[0][0]
-    assert "--bc-strategy" not in scenario_options(scenario, "vllm-router:random", {}, 1)
-    assert "--bc-strategy" in scenario_options(scenario, "random", {}, 1)
+    assert HEADER_ROUTING_STRATEGY not in run_spec(scenario, "vllm-router:random", {}, "r",
+                                                   1).headers
+    assert HEADER_ROUTING_STRATEGY in run_spec(scenario, "random", {}, "r", 1).headers
 
 
 def test_multi_turn_requests_resend_the_conversation_so_far():
