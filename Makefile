@@ -19,8 +19,11 @@ setup: $(STAMP)  ## create .venv and install brixcheck with its dev tools
 
 # With KUBECONFIG set the twin is not used, so its Debian packages and metadata venv are not needed.
 # On the twin, three GPU nodes: the strategy cases need two or more Ready pods of the model.
+# On the twin the main job installs AIBrix's own v0.5.0 release files and removes them after, so
+# the stack and header-less cases run against real objects; a real cluster is never installed on.
+TWIN_STACK = --aibrix-install --aibrix-uninstall
 conformance: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## the main job: the conformance suite (the twin unless KUBECONFIG; built on first use)
-	$(BIN)/brixcheck conformance --twin-nodes three-gpu
+	$(BIN)/brixcheck conformance --twin-nodes three-gpu $(if $(KUBECONFIG),,$(TWIN_STACK))
 
 shootout: $(STAMP) $(if $(KUBECONFIG),,twin-deps twin-metadata)  ## strategy shoot-out: every AIBrix strategy and 3 vllm-router policies, two workloads (the twin unless KUBECONFIG)
 	$(BIN)/brixcheck bench --compare-strategies --twin-nodes three-gpu \

@@ -34,9 +34,9 @@ TWIN_LACKS = {
                              "or run `brixcheck stack install`",
     Capability.REAL_KUBELET: "the twin's pods are run by its pod backer, not a kubelet",
     Capability.NVML: "the twin's GPUs are virtual; NVML runs on real GPUs only",
-    Capability.CONTAINER_RUNTIME: "the twin has no container runtime: only model pods run, "
-                                  "backed by emulated engines, so other pods (such as the "
-                                  "in-cluster Locust Jobs) never start",
+    Capability.CONTAINER_RUNTIME: "the twin has no container runtime: its pod backers run "
+                                  "model pods (emulated engines), AIBrix's stack pods and the "
+                                  "in-cluster Locust Jobs' pods, no other image",
 }
 
 
@@ -151,7 +151,7 @@ def twin_marker(api: client.ApiClient) -> dict[str, str]:
 
 
 def _capabilities(kind: str, nodes: list[client.V1Node]) -> set[Capability]:
-    found = {Capability.KUBERNETES_API, Capability.MODEL_PODS}
+    found = {Capability.KUBERNETES_API, Capability.MODEL_PODS, Capability.LOADGEN_PODS}
     if any(int((n.status.allocatable or {}).get(GPU_RESOURCE, "0")) > 0 for n in nodes):
         found.add(Capability.GPU_NODES)
     if kind != "twin":

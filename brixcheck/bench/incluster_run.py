@@ -71,6 +71,17 @@ def _finished(pods: list[client.V1Pod], count: int) -> bool:
     return len(pods) >= count and all(p.status.phase in ("Succeeded", "Failed") for p in pods)
 
 
+def _states(pods: list[client.V1Pod]) -> str:
+    """Each pod's phase and why its container waits, for a run that does not finish."""
+    described = []
+    for pod in pods:
+        waiting = [s.state.waiting for s in pod.status.container_statuses or []
+                   if s.state and s.state.waiting]
+        why = f" ({waiting[0].reason}: {waiting[0].message})" if waiting else ""
+        described.append(f"{pod.metadata.name} {pod.status.phase}{why}")
+    return "; ".join(described) or "no pods yet"
+
+
 def run_in_cluster(api: client.ApiClient, spec: LoadgenSpec, repeat: int, out: Path) -> RunResult:
     """Run the scenario as Locust Jobs; records land under `out` like a local run's."""
     records = out / spec.scenario.id / f"{spec.strategy}-r{repeat}"
@@ -82,7 +93,9 @@ def run_in_cluster(api: client.ApiClient, spec: LoadgenSpec, repeat: int, out: P
             create(api, obj)
         wait_for(lambda: _finished(_pods(api, spec, "master"), 1)
                  and _finished(_pods(api, spec, "worker"), spec.workers), timeout,
-                 f"the Locust Jobs {spec.name} to finish", interval_s=2)
+                 f"the Locust Jobs {spec.name} to finish",
+                 lambda: _states(_pods(api, spec, "master") + _pods(api, spec, "worker")),
+                 interval_s=2)
         master = _pods(api, spec, "master")[0]
         master_log = core.read_namespaced_pod_log(master.metadata.name, spec.namespace)
         logs = [core.read_namespaced_pod_log(p.metadata.name, spec.namespace)

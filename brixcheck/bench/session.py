@@ -68,7 +68,7 @@ class PlannedRun:
         """The target capabilities this run needs, each with what needs it."""
         needs = {}
         if where == "cluster":
-            needs[Capability.CONTAINER_RUNTIME] = "in-cluster load needs pods that run containers"
+            needs[Capability.LOADGEN_PODS] = "in-cluster load needs the Locust Jobs' pods to run"
         if self.strategy != "baseline" and not is_router(self.strategy):
             needs[Capability.AIBRIX_GATEWAY] = f"strategy {self.strategy} needs an AIBrix gateway"
         return needs

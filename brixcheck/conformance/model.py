@@ -32,6 +32,7 @@ class Capability(StrEnum):
     AIBRIX_STACK = "AIBrixStack"
     AIBRIX_GATEWAY = "AIBrixGateway"
     CONTAINER_RUNTIME = "ContainerRuntime"
+    LOADGEN_PODS = "LoadgenPods"  # the in-cluster Locust Jobs' pods run (the twin: its backer)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ async def _keep_plugin_running(dataplane: DataPlane) -> None:
 
 
 async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> int:
+    from brixcheck.twin.loadgen_pods import LoadgenPodBacker
     from brixcheck.twin.pods import PodBacker
     from brixcheck.twin.system_pods import StackPodBacker
 
@@ -49,13 +50,16 @@ async def _backer(time_factor: float, engine: str, gateway_plugin: str = "") -> 
     stack = StackPodBacker(layout.kubeconfig, layout.run_dir / "stack", time_factor)
     watching = asyncio.ensure_future(backer.run(layout.run_dir / "backer.ready"))
     stack_watching = asyncio.ensure_future(stack.run())
+    loadgen = LoadgenPodBacker(layout.kubeconfig, layout.run_dir / "loadgen")
+    loadgen_watching = asyncio.ensure_future(loadgen.run())
     keeping = asyncio.ensure_future(_keep_plugin_running(dataplane))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([watching, stack_watching, stopping],
                        return_when=asyncio.FIRST_COMPLETED)
     watching.cancel()
     stack_watching.cancel()
-    await asyncio.gather(stack_watching, return_exceptions=True)
+    loadgen_watching.cancel()
+    await asyncio.gather(stack_watching, loadgen_watching, return_exceptions=True)
     keeping.cancel()
     await backer.host.stop_all()
     await asyncio.to_thread(dataplane.stop)

@@ -10,7 +10,9 @@ not-ready container from kwok, and from then on their status is owned by the pod
 (`brixcheck.twin.pods`), which runs the engine and the pod's probes as a kubelet would. Pods of
 ReplicaSets and Jobs in the AIBrix stack's namespaces start the same way and are owned by the
 stack pod backer (`brixcheck.twin.system_pods`), so no stack pod is Ready without a program
-behind it (Jobs complete only when their program exits 0).
+behind it (Jobs complete only when their program exits 0). The in-cluster Locust Jobs' pods
+(label `brixcheck.io/loadgen-role`) start the same way, in any namespace, and are run by the
+loadgen pod backer (`brixcheck.twin.loadgen_pods`); kwok's pod-complete stage leaves them alone.
 This module does not know about engines or AIBrix.
 """
 
@@ -35,6 +37,7 @@ from brixcheck.twin.build import (
 
 CLUSTER_NAME = "brixcheck"
 MODEL_LABEL = "model.aibrix.ai/name"
+LOADGEN_LABEL = "brixcheck.io/loadgen-role"  # the Locust Jobs' pods (manifests/loadgen)
 STACK_NAMESPACES = ("aibrix-system", "envoy-gateway-system")
 STOCK_STAGES = (
     "node/fast/node-initialize.yaml",
@@ -122,6 +125,18 @@ def stack_pod_start_stage(model_stage: dict) -> dict:
     expressions[-1] = _in_stack()
     expressions.append({"key": ".metadata.ownerReferences", "operator": "Exists"})
     return stage
+
+
+def loadgen_pod_start_stage(model_stage: dict) -> dict:
+    """The model-pod start stage for the Locust Jobs' pods, in every namespace."""
+    stage = yaml.safe_load(yaml.safe_dump(model_stage))
+    stage["metadata"]["name"] = "brixcheck-loadgen-pod-start"
+    stage["spec"]["selector"]["matchExpressions"][-1] = _has(LOADGEN_LABEL)
+    return stage
+
+
+def _has(label: str, operator: str = "Exists") -> dict:
+    return {"key": f'.metadata.labels["{label}"]', "operator": operator}
 
 
 def unowned_stack_pod_ready_stage(pod_ready: dict) -> dict:
@@ -240,12 +255,13 @@ def stages(layout: TwinLayout) -> list[dict]:
     model_stage = model_pod_start_stage(pod_ready)
     unowned_stack = unowned_stack_pod_ready_stage(pod_ready)
     pod_complete = next(s for s in loaded if s["metadata"]["name"] == "pod-complete")
-    pod_complete["spec"]["selector"]["matchExpressions"].append(_in_stack("NotIn"))
+    pod_complete["spec"]["selector"]["matchExpressions"] += [
+        _in_stack("NotIn"), _has(LOADGEN_LABEL, "DoesNotExist")]
     pod_ready["spec"]["selector"]["matchExpressions"] += [
-        {"key": f'.metadata.labels["{MODEL_LABEL}"]', "operator": "DoesNotExist"},
+        _has(MODEL_LABEL, "DoesNotExist"), _has(LOADGEN_LABEL, "DoesNotExist"),
         _in_stack("NotIn")]
-    return [*loaded, model_stage, stack_pod_start_stage(model_stage), unowned_stack,
-            *node_condition_stages()]
+    return [*loaded, model_stage, stack_pod_start_stage(model_stage),
+            loadgen_pod_start_stage(model_stage), unowned_stack, *node_condition_stages()]
 
 
 def kwokctl_config(layout: TwinLayout) -> str:

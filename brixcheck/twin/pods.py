@@ -257,22 +257,27 @@ class PodBacker:
 
     def _point_logs(self, meta: dict[str, Any], container: str, current: Path,
                     previous: Path | None) -> None:
-        """Create or update kwok's Logs object so `kubectl logs` reads the engine's log."""
-        current.touch()
-        entry: dict[str, Any] = {"containers": [container], "logsFile": str(current),
-                                 "follow": True}
-        if previous is not None:
-            entry["previousLogsFile"] = str(previous)
-        body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                "spec": {"logs": [entry]}}
-        args = ("kwok.x-k8s.io", "v1alpha1", meta["namespace"], "logs")
-        try:
-            self.custom.create_namespaced_custom_object(*args, body)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-            self.custom.patch_namespaced_custom_object(*args, meta["name"], body)
+        point_logs(self.custom, meta, container, current, previous)
+
+
+def point_logs(custom: client.CustomObjectsApi, meta: dict[str, Any], container: str,
+               current: Path, previous: Path | None = None) -> None:
+    """Create or update kwok's Logs object so `kubectl logs` reads the container's CRI log."""
+    current.touch()
+    entry: dict[str, Any] = {"containers": [container], "logsFile": str(current),
+                             "follow": True}
+    if previous is not None:
+        entry["previousLogsFile"] = str(previous)
+    body = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "spec": {"logs": [entry]}}
+    args = ("kwok.x-k8s.io", "v1alpha1", meta["namespace"], "logs")
+    try:
+        custom.create_namespaced_custom_object(*args, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        custom.patch_namespaced_custom_object(*args, meta["name"], body)
 
 
 class _StatusReporter:

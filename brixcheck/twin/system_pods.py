@@ -31,12 +31,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from kubernetes import client, config, watch
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.kube import UNRUNNABLE_REASON
-from brixcheck.twin.cluster import STACK_NAMESPACES
+from brixcheck.twin.cluster import LOADGEN_LABEL, STACK_NAMESPACES
 from brixcheck.twin.kubelet import (
     ContainerRunner,
     ContainerSpec,
@@ -165,28 +166,59 @@ def api_server_port(kubeconfig: Path) -> int:
 
 
 class ServiceResolver:
-    """The twin's stand-in for cluster DNS + kube-proxy: a Service name -> a ready pod's IP."""
+    """The twin's stand-in for cluster DNS + kube-proxy: a Service name -> one of its pods' IP.
+
+    A ready pod behind the Service's selector, or any pod with an IP when the Service publishes
+    not-ready addresses (a headless Service for a StatefulSet or a Locust master). No balancing:
+    the first such pod answers, as one DNS answer would.
+    """
 
     def __init__(self, core: client.CoreV1Api) -> None:
         self.core = core
 
     def resolve(self, value: str, namespace: str) -> str | None:
         """The IP for `value` if it names a Service; `value` itself if it names none."""
+        found = self._backend(value, namespace)
+        if found is None:
+            return value
+        return found[1].status.pod_ip if found[1] is not None else None
+
+    def resolve_url(self, url: str, namespace: str) -> str | None:
+        """`url` with a Service host replaced by a pod IP and the Service port by its target
+        port (kube-proxy's mapping); `url` itself when its host names no Service."""
+        parts = urlsplit(url)
+        found = self._backend(parts.hostname or "", namespace) if parts.hostname else None
+        if found is None:
+            return url
+        service, pod = found
+        if pod is None:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = next((p.target_port for p in service.spec.ports or [] if p.port == port), port)
+        if isinstance(target, str):  # a named container port
+            target = next((p.container_port for c in pod.spec.containers for p in c.ports or []
+                           if p.name == target), port)
+        return urlunsplit(parts._replace(netloc=f"{pod.status.pod_ip}:{target}"))
+
+    def _backend(self, value: str, namespace: str) -> tuple[Any, Any] | None:
+        """(Service, pod to reach or None) when `value` names a Service; None when it does not."""
         parts = value.split(".")
         name = parts[0]
         ns = parts[1] if len(parts) > 1 and parts[1:2] != [""] else namespace
         if len(parts) > 2 and parts[2] != "svc":
-            return value
+            return None
         try:
             service = self.core.read_namespaced_service(name, ns)
         except client.ApiException:
-            return value
+            return None
         selector = ",".join(f"{k}={v}" for k, v in (service.spec.selector or {}).items())
+        not_ready_too = bool(service.spec.publish_not_ready_addresses)
         for pod in self.core.list_namespaced_pod(ns, label_selector=selector).items:
             conditions = {c.type: c.status for c in pod.status.conditions or []}
-            if conditions.get("Ready") == "True" and pod.status.pod_ip:
-                return pod.status.pod_ip
-        return None
+            live = pod.status.phase not in TERMINAL_PHASES and not pod.metadata.deletion_timestamp
+            if pod.status.pod_ip and live and (not_ready_too or conditions.get("Ready") == "True"):
+                return service, pod
+        return service, None
 
     def env(self, container: dict[str, Any], pod: dict[str, Any]) -> tuple[dict[str, str], str]:
         """The container's env with Services resolved; ('', reason) when one has no pod."""
@@ -243,9 +275,10 @@ class StackPodBacker:
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]
         meta, status = pod["metadata"], pod.get("status") or {}
-        if aibrix.LABEL_MODEL_NAME in (meta.get("labels") or {}) \
+        labels = meta.get("labels") or {}
+        if aibrix.LABEL_MODEL_NAME in labels or LOADGEN_LABEL in labels \
                 or not meta.get("ownerReferences"):
-            return  # model pods belong to the model pod backer; bare pods to kwok
+            return  # model and Locust pods have their own backers; bare pods belong to kwok
         if event["type"] == "DELETED" or meta.get("deletionTimestamp") \
                 or status.get("phase") in TERMINAL_PHASES:
             task = self._pods.pop(meta["uid"], None)

@@ -5,6 +5,7 @@ Records come back only through the workers' framed stdout, as they would from po
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,10 @@ def test_rendered_pods_run_and_their_logs_carry_every_record(engine_host: Engine
     for item in pod["volumes"][0]["configMap"]["items"]:
         (volume / item["path"]).parent.mkdir(parents=True, exist_ok=True)
         (volume / item["path"]).write_text(objects[("ConfigMap", None)]["data"][item["key"]])
+    # The pods' records directory (/tmp/records) is this test's own.
+    run_file = next(volume.rglob("run.json"))
+    run = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({**run, "records_dir": str(tmp_path / "pod-records")}))
     port = free_port()
 
     def command(role: str) -> list[str]:

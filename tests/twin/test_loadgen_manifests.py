@@ -1,8 +1,8 @@
 """The in-cluster Locust manifests are valid Kubernetes objects: server-side dry-run on the twin.
 
-The twin has no container runtime (only model pods run, backed by emulated engines), so the Jobs
-cannot execute there; dryRun=All sends each object through the real kube-apiserver's decoding,
-defaulting, validation and admission without storing it.
+dryRun=All sends each object through the real kube-apiserver's decoding, defaulting, validation
+and admission without storing it, so a refused object is found without running anything (the
+Jobs' actual run on the twin is test_incluster_load.py).
 """
 
 from __future__ import annotations

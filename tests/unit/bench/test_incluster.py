@@ -71,9 +71,10 @@ def test_install_is_optional_and_auto_is_refused():
         render(_spec("auto"))
 
 
-def test_the_twin_lacks_a_container_runtime_and_real_clusters_have_one():
+def test_the_twin_runs_locust_pods_without_a_container_runtime():
     assert Capability.CONTAINER_RUNTIME not in _capabilities("twin", [])
     assert Capability.CONTAINER_RUNTIME in _capabilities("cluster", [])
+    assert Capability.LOADGEN_PODS in _capabilities("twin", []) & _capabilities("cluster", [])
 
 
 def test_templates_exist():

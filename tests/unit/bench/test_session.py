@@ -40,10 +40,10 @@ def test_the_plan_goes_repeat_by_repeat_and_climbs_each_sweep():
     assert (first.id, first.level) == ("sw[baseline]-r0", None)
 
 
-def test_a_header_strategy_needs_the_gateway_and_cluster_load_a_container_runtime():
+def test_a_header_strategy_needs_the_gateway_and_cluster_load_the_locust_pods():
     baseline, random = plan([SWEEP])[0], plan([SWEEP])[2]
     assert baseline.needs("local") == {}
-    assert set(random.needs("cluster")) == {Capability.CONTAINER_RUNTIME,
+    assert set(random.needs("cluster")) == {Capability.LOADGEN_PODS,
                                             Capability.AIBRIX_GATEWAY}
 
 
