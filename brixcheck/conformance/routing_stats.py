@@ -91,6 +91,15 @@ def avoid_sample_size(pods: int, alpha: float = FALSE_ALARM) -> int:
     return math.ceil(math.log(alpha) / math.log(1 - 1 / pods))
 
 
+def separation_sample_size(pods: int, alpha: float = FALSE_ALARM) -> int:
+    """Requests per user, for two users, before random routing could put all of one user's
+    requests on a single pod and none of the other's there with probability <= alpha: the
+    smallest n with pods * (1/pods)^n * (1 - 1/pods)^n <= alpha."""
+    if pods < 2:
+        raise ValueError("separating two users needs at least two pods")
+    return math.ceil(math.log(alpha / pods) / math.log((1 / pods) * (1 - 1 / pods)))
+
+
 def hits_threshold(n: int, p: float, alpha: float = FALSE_ALARM) -> int:
     """Smallest k with P(Binomial(n, p) >= k) <= alpha: at least k of n requests on one chosen
     pod is evidence (false alarm <= alpha) that routing prefers it over chance p."""

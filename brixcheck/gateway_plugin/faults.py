@@ -2,8 +2,8 @@
 
 Each one breaks exactly one promise a gateway case checks, so a twin test can show the case
 failing with its remedy: a strategy degraded to random, a `target-pod` naming another pod than
-the one that served, a wrong `x-error-*` header name or value, added latency per request, and a
-crash (the process exits; the twin restarts it).
+the one that served, vtc-basic's token counters frozen, a wrong `x-error-*` header name or
+value, added latency per request, and a crash (the process exits; the twin restarts it).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Faults:
 
     degraded: list[str] = field(default_factory=list)
     wrong_target: bool = False
+    vtc_frozen: bool = False  # vtc-basic's token counters stop counting
     error_header: str = ""  # "name": x-error-* renamed; "value": its value replaced
     latency_s: float = 0.0
     crash: bool = False
@@ -39,6 +40,7 @@ class Faults:
             setattr(self, name, value)
         self.degraded = [str(n) for n in self.degraded]
         self.latency_s = float(self.latency_s)
+        self.vtc_frozen = bool(self.vtc_frozen)
 
 
 def apply_error_fault(answer: pb.ProcessingResponse, mode: str) -> None:

@@ -1,6 +1,7 @@
 """What the core needs from the algorithms package (the contract): the registered names, the
-cache, `select_pod` and the degrade fault. `pd` posts the prefill request inside its router, so
-that one runs in a worker thread instead of on the event loop.
+cache, `select_pod` and the algorithm faults (degraded strategies, vtc-basic's frozen
+counters). `pd` posts the prefill request inside its router, so that one runs in a worker
+thread instead of on the event loop.
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from brixcheck.gateway_plugin.algorithms import ROUTERS, select_pod, set_degraded
+from brixcheck.gateway_plugin.algorithms import (
+    ROUTERS,
+    select_pod,
+    set_counters_frozen,
+    set_degraded,
+)
 from brixcheck.gateway_plugin.state import GatewayCache
 from brixcheck.gateway_plugin.types import Pod, RoutingContext
 
@@ -29,4 +35,4 @@ async def select(ctx: RoutingContext, ready: Sequence[Pod], cache: Any) -> Pod:
     return select_pod(ctx.algorithm, ctx, ready, cache)
 
 
-__all__ = ["STRATEGY_NAMES", "new_cache", "select", "set_degraded"]
+__all__ = ["STRATEGY_NAMES", "new_cache", "select", "set_counters_frozen", "set_degraded"]

@@ -138,6 +138,7 @@ class ControlServer:
             changes = json.loads(body or b"{}")
             routing.set_degraded(set(changes.get("degraded", self.plugin.faults.degraded)))
             self.plugin.faults.update(changes)
+            routing.set_counters_frozen(self.plugin.faults.vtc_frozen)
             if self.plugin.faults.crash:
                 log.error("fault: crash requested; exiting with code 2")
                 os._exit(2)

@@ -64,7 +64,7 @@ class StoredRun:
 
     @property
     def fingerprint(self) -> str:
-        """The environment fingerprint (`history.fingerprint`)."""
+        """The environment fingerprint (`report.fingerprint`)."""
         return fingerprint(self.environment)
 
 

@@ -16,6 +16,22 @@ v0.5.0 cannot route on the engine's metrics: always for least-busy-time, least-u
 least-latency (inputs never populated / Prometheus only), and for throughput, least-kv-cache and
 least-gpu-cache when the engine exports only vLLM >= 0.11 names. The emulator passes those three
 with `--emu-metric-names legacy` (manifests/models/deepseek-r1-qwen-1b5-legacy-metrics.yaml).
+
+vtc-basic is a router, not a scheduler: v0.5.0 never holds back or refuses a request, so it does
+not bound the users' shares of served tokens (each user is served all it asks for; the VTC paper's
+scheduler would bound the service gap of backlogged users). What its code gives (vtc_basic.go,
+token_tracker.go) is placement by token share: each user's tokens over the last 5 minutes
+(input + 2 x output, estimated from the prompt: characters / 4, output 1.5 x input) divided by
+the mean of the smallest and largest user total picks the pod index nearest to it, plus at most
+0.1 random and running / 100. With two users that index is 2 x the user's share, so a user
+holding under a quarter of the tokens is sent to the first pod and one holding over three
+quarters to the last: under unequal demand the light user keeps a pod the heavy user never
+uses, its share of that pod's tokens is 100 %. The vtc case sends a heavy user 10 times the light
+user's tokens (6 warm-up requests first, so it dominates even if an earlier run's users are
+still in the window) and asserts that separation on 6 requests each: a random router passes with
+probability 3 x (1/3)^6 x (2/3)^6 = 0.0004; v0.5.0 fails it only if another user sent more
+vtc-basic tokens within the window, with a window shorter than the case (the test overlay's
+2 seconds), or if a pod update reorders the plugin's pod list during the case.
 The pool is the run's model scaled to 3 replicas (on the twin: `--twin-nodes three-gpu`).
 """
 
@@ -38,11 +54,13 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.metadata import metadata_users
 from brixcheck.conformance.model import Case
 from brixcheck.conformance.routing_stats import (
     FALSE_ALARM,
     avoid_sample_size,
     chi_square_uniform,
+    separation_sample_size,
     sticky_sample_size,
     uniform_sample_size,
 )
@@ -71,6 +89,9 @@ PREFIX_STICKS = _case("RoutingPrefixCacheSharedPrefixSticks", "prefix-cache send
 PREFIX_SPREADS = _case("RoutingPrefixCacheDistinctPrefixesSpread", "prefix-cache spreads 20 "
                        "requests per pod with distinct prompts uniformly (chi-square, "
                        "p >= 0.001; every pod served).")
+VTC_FAIR = _case("RoutingVtcBasicFairUnderUnequalDemand", "vtc-basic, with one user asking "
+                 "10 times the other's tokens, keeps the light user's 6 requests on one pod that "
+                 "none of the heavy user's 6 requests use (its token share there is 100 %).")
 NEVER_FED = "v0.5.0 never feeds the metric this strategy reads (see docs/gateway-plugin.md)"
 METRIC_STRATEGIES = {
     "throughput": None, "least-kv-cache": None, "least-gpu-cache": None,
@@ -83,6 +104,13 @@ METRIC_CASES = {name: _case(
     f"with one pod loaded by requests held in flight, {name} sends none of 18 new requests "
     "there (a random choice would with probability > 0.999).", issue)
     for name, issue in METRIC_STRATEGIES.items()}
+
+
+STORE_TEXT = "The hardware store sells tools, timber, paint and garden supplies to the trade. "
+HEAVY_PROMPT = (STORE_TEXT * 30)[:2000]  # v0.5.0 tracks 500 + 2 x 750 = 2,000 tokens
+LIGHT_PROMPT = STORE_TEXT * 2 + STORE_TEXT[:40]  # 200 characters: 50 + 2 x 75 = 200 tokens
+VTC_WARM_UP = 6  # heavy requests before the light user's first
+VTC_LIMITS = {"rpm": 1000, "tpm": 10_000_000}  # far above what the case sends
 
 
 @dataclass
@@ -271,3 +299,38 @@ def test_metric_strategy_avoids_the_loaded_pod(strategy: str, target: Target,
                          for _ in range(avoid_sample_size(len(pool.addresses))))
     assert loaded not in chosen, (f"{strategy} sent to the loaded pod as often as chance: "
                                   f"{dict(chosen)} (loaded: {loaded})")
+
+
+def _ask_as(pool: Pool, user: str, prompt: str) -> tuple[str, int]:
+    """One vtc-basic request of `user`; the pod chosen and the tokens the engine served."""
+    reply = pool.http.post("/v1/chat/completions", content=_chat(pool.model, prompt),
+                           headers={"routing-strategy": "vtc-basic", aibrix.HEADER_USER: user})
+    assert reply.status_code == 200, f"vtc-basic: {reply.status_code} {reply.text[:200]}"
+    return reply.headers["target-pod"], int(reply.json()["usage"]["total_tokens"])
+
+
+@pytest.mark.case(VTC_FAIR)
+def test_vtc_basic_fair_under_unequal_demand(target: Target, request: pytest.FixtureRequest):
+    pool = _pool(request)
+    rounds = separation_sample_size(len(pool.addresses))
+    served = {"heavy": Counter(), "light": Counter()}  # role -> pod -> tokens served
+    with metadata_users(target) as users:
+        heavy, light = users.create(**VTC_LIMITS), users.create(**VTC_LIMITS)
+        for _ in range(VTC_WARM_UP):
+            _ask_as(pool, heavy, HEAVY_PROMPT)
+        _ask_as(pool, light, LIGHT_PROMPT)
+        for _ in range(rounds):
+            for role, user, prompt in (("heavy", heavy, HEAVY_PROMPT),
+                                       ("light", light, LIGHT_PROMPT)):
+                pod, tokens = _ask_as(pool, user, prompt)
+                served[role][pod] += tokens
+    total = sum(sum(pods.values()) for pods in served.values()) or 1
+    by_pod = {role: dict(pods) for role, pods in served.items()}
+    request.node.case_details = {
+        "served_tokens_by_pod": by_pod,
+        "served_token_share": {role: round(sum(pods.values()) / total, 3)
+                               for role, pods in served.items()}}
+    assert len(by_pod["light"]) == 1, f"vtc-basic spread the light user over pods: {by_pod}"
+    light_pod = next(iter(by_pod["light"]))
+    assert light_pod not in by_pod["heavy"], (f"vtc-basic sent the heavy user to the light "
+                                              f"user's pod {light_pod}: {by_pod}")

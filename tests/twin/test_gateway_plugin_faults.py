@@ -46,7 +46,7 @@ def fault(control: str) -> Iterator[callable]:
     yield set_fault
     httpx.put(f"{control}/brixcheck/faults", timeout=5, trust_env=False,
               json={"degraded": [], "wrong_target": False, "error_header": "",
-                    "latency_s": 0.0})
+                    "latency_s": 0.0, "vtc_frozen": False})
 
 
 def test_wrong_error_value_fails_every_error_row_with_the_remedy(fault):
@@ -81,12 +81,27 @@ def test_wrong_target_pod_fails_the_strategy_cases(fault, more_gpus):
         assert "other than the one that served" in case["reason"]
 
 
-def test_degraded_strategy_fails_its_routing_behaviour_case(fault, more_gpus):
-    fault(degraded=["least-request"])
-    cases = run_cases("-k", "least_request", "suites/conformance/test_routing_behaviour.py")
-    case = cases["RoutingLeastRequestAvoidsBusyPod"]
+@pytest.mark.parametrize(("strategy", "selected", "case_id"), [
+    ("least-request", "least_request", "RoutingLeastRequestAvoidsBusyPod"),
+    ("vtc-basic", "vtc_basic", "RoutingVtcBasicFairUnderUnequalDemand"),
+])
+def test_degraded_strategy_fails_its_routing_behaviour_case(fault, more_gpus, strategy: str,
+                                                            selected: str, case_id: str):
+    fault(degraded=[strategy])
+    cases = run_cases("-k", selected, "suites/conformance/test_routing_behaviour.py")
+    case = cases[case_id]
     assert case["outcome"] == "FAIL", case
     assert "aibrix-gateway-plugins" in case["remedy"]
+
+
+def test_frozen_vtc_counters_fail_the_vtc_case(fault, more_gpus):
+    """Counters that never grow send both users to the first pod: the heavy user lands on the
+    light user's pod."""
+    fault(vtc_frozen=True)
+    case = run_cases("-k", "vtc_basic", "suites/conformance/test_routing_behaviour.py")[
+        "RoutingVtcBasicFairUnderUnequalDemand"]
+    assert case["outcome"] == "FAIL", case
+    assert "heavy user to the light user's pod" in case["reason"], case
 
 
 def test_added_latency_fails_the_overhead_case(fault):

@@ -22,7 +22,7 @@ from brixcheck.gateway_plugin.algorithms.pd import PDRouter
 from brixcheck.gateway_plugin.algorithms.preble import PrebleRouter
 from brixcheck.gateway_plugin.algorithms.prefix_cache import PrefixCacheRouter
 from brixcheck.gateway_plugin.algorithms.slo import SLORouter
-from brixcheck.gateway_plugin.algorithms.vtc import VTCBasicRouter
+from brixcheck.gateway_plugin.algorithms.vtc import VTCBasicRouter, set_counters_frozen
 from brixcheck.gateway_plugin.types import (
     Cache,
     Pod,
@@ -33,7 +33,7 @@ from brixcheck.gateway_plugin.types import (
 )
 
 __all__ = ["FALLBACK_MESSAGE", "ROUTERS", "degraded", "routable", "seed", "select_pod",
-           "set_degraded"]
+           "set_counters_frozen", "set_degraded"]
 
 # router.go's registry at v0.5.0: exactly these 16 names.
 ROUTERS: Mapping[str, RouterFactory] = {

@@ -6,6 +6,7 @@ estimated as 1.5 x input, input as characters / 4) is normalised by an adaptive 
 a pod index: score = |index - normalised tokens| + min(running / max pod load, 1) + U(0, 0.1),
 lowest wins. `running` is the engine's `num_requests_running` (0 when absent, so the strategy
 still routes on vLLM >= 0.11). A request without a user header is routed at random.
+``set_counters_frozen`` is a fault hook.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from brixcheck.gateway_plugin.algorithms.engine_metrics import simple
 from brixcheck.gateway_plugin.types import Cache, Pod, RoutingContext
 
 UNIT_SECONDS = {"minutes": 60.0, "seconds": 1.0, "milliseconds": 0.001}
+_frozen = False  # fault: token counters stop counting
+
+
+def set_counters_frozen(frozen: bool) -> None:
+    """Fault hook: while frozen, vtc-basic routes without adding any request to a user's total
+    (every user keeps the tokens it had; new users stay at 0)."""
+    global _frozen
+    _frozen = bool(frozen)
 
 
 def estimate_input_tokens(message: str) -> float:
@@ -111,7 +120,7 @@ class VTCBasicRouter:
                      + rng.random() * 0.1)
             if score < best:
                 target, best = pod, score
-        if ctx.user:
+        if ctx.user and not _frozen:
             self.tracker.add(ctx.user, estimate_input_tokens(ctx.message),
                              estimate_output_tokens(ctx.message))
         return target or random_pod(ready_pods)

@@ -13,6 +13,7 @@ from brixcheck.conformance.routing_stats import (
     chi_square_sf,
     chi_square_uniform,
     hits_threshold,
+    separation_sample_size,
     sticky_sample_size,
     uniform_sample_size,
 )
@@ -64,6 +65,24 @@ def test_sample_sizes_meet_the_bound():
     assert (2 / 3) ** 18 <= 0.001 < (2 / 3) ** 17
     k = hits_threshold(30, 1 / 3)
     assert binomial_sf(k, 30, 1 / 3) <= 0.001 < binomial_sf(k - 1, 30, 1 / 3)
+
+
+def test_separation_sample_size_meets_the_bound():
+    n = separation_sample_size(3)  # one user's n on one pod, the other's n all elsewhere
+    assert n == 6  # 3 x (1/3)^6 x (2/3)^6 = 0.00036; with 5: 0.0016
+    assert 3 * (1 / 3) ** n * (2 / 3) ** n <= 0.001 < 3 * (1 / 3) ** (n - 1) * (2 / 3) ** (n - 1)
+    with pytest.raises(ValueError, match="two pods"):
+        separation_sample_size(1)
+
+
+def test_separation_false_alarm_matches_a_random_router():
+    draw = random.Random(11)
+    trials, passes = 20000, 0
+    for _ in range(trials):
+        light = {draw.randrange(3) for _ in range(3)}
+        heavy = {draw.randrange(3) for _ in range(3)}
+        passes += len(light) == 1 and not light & heavy
+    assert passes / trials == pytest.approx(3 * (1 / 3) ** 3 * (2 / 3) ** 3, rel=0.2)  # 0.033
 
 
 def test_impossible_thresholds_are_refused():

@@ -1,5 +1,5 @@
 """Fixtures for the routing-algorithm tests: three pods of model `m` in a real GatewayCache,
-every random choice seeded, no strategy degraded."""
+every random choice seeded, no strategy degraded, vtc-basic's counters running."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def _seeded() -> Iterator[None]:
     algorithms.set_degraded(())
     yield
     algorithms.set_degraded(())
+    algorithms.set_counters_frozen(False)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from brixcheck.gateway_plugin import algorithms
 from brixcheck.gateway_plugin.algorithms.preble import PrebleRouter, RadixTree
 from brixcheck.gateway_plugin.algorithms.vtc import TokenTracker, VTCBasicRouter
 from tests.unit.gateway_plugin.conftest import make_ctx
@@ -77,3 +78,43 @@ def test_preble_spreads_unmatched_prompts_by_cost(cache, pods):
                      for i in range(30))
     assert len(chosen) == 3
     assert max(chosen.values()) <= 12
+
+
+def _vtc_case_run(router: VTCBasicRouter, pods, heavy: str, light: str) -> dict[str, Counter]:
+    """The conformance case's sequence: 6 heavy warm-up requests (2,000 characters), one light
+    (200), then 6 rounds of one each; the pods chosen in the rounds."""
+    def route(user: str, size: int) -> str:
+        return router.route(make_ctx("x" * size, user=user), pods).name
+    for _ in range(6):
+        route(heavy, 2000)
+    route(light, 200)
+    chosen = {"heavy": Counter(), "light": Counter()}
+    for _ in range(6):
+        chosen["heavy"][route(heavy, 2000)] += 1
+        chosen["light"][route(light, 200)] += 1
+    return chosen
+
+
+def test_vtc_case_sequence_keeps_the_light_user_alone(cache, pods):
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    chosen = _vtc_case_run(router, pods, "heavy", "light")
+    assert chosen == {"heavy": {"pod-2": 6}, "light": {"pod-0": 6}}
+
+
+def test_vtc_case_sequence_separates_users_beside_an_earlier_runs_users(cache, pods):
+    """An earlier run's users still in the 5-minute window hold as many tokens as this run's
+    will: the heavy user starts on the middle pod, never on the light user's."""
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    _vtc_case_run(router, pods, "heavy-before", "light-before")
+    chosen = _vtc_case_run(router, pods, "heavy", "light")
+    assert chosen["light"] == {"pod-0": 6}
+    assert "pod-0" not in chosen["heavy"]
+
+
+def test_frozen_counters_put_both_users_on_one_pod(cache, pods):
+    """The `vtc_frozen` fault: nobody's total grows, every user normalises to 0."""
+    algorithms.set_counters_frozen(True)
+    router = VTCBasicRouter(cache, TokenTracker(clock=lambda: 1000.0))
+    chosen = _vtc_case_run(router, pods, "heavy", "light")
+    assert chosen == {"heavy": {"pod-0": 6}, "light": {"pod-0": 6}}
+    assert router.tracker.tokens("heavy") == 0.0
