@@ -142,7 +142,7 @@ def _probability(text: str) -> float:
 def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
     """Run the chosen command; 2 when none matched."""
     if ns.command == "engine":
-        from brixcheck.engine.cli import main_engine
+        from brixcheck.engine.engine_cli import main_engine
 
         return main_engine(ns.engine_command, extra,
                            getattr(ns, "log", None), getattr(ns, "control", ""),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from brixcheck.engine import server, sink
-from brixcheck.engine.cli import run_engine
+from brixcheck.engine.engine_cli import run_engine
 from brixcheck.engine.http import Request
 
 _out: IO[str] | None = None
