@@ -156,7 +156,7 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
             os.environ[SCENARIO_DIR_ENV] = str(shootout_dir())
         return run_suite(ns.command, extra)
     if ns.command == "twin":
-        from brixcheck.twin.cli import main_twin
+        from brixcheck.twin.twin_cli import main_twin
 
         return main_twin(ns.twin_command, getattr(ns, "nodes", ""),
                          getattr(ns, "time_factor", None), getattr(ns, "scenario", ""),
