@@ -172,7 +172,7 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
         return main_stack(ns.stack_command, ns.kubeconfig, ns.aibrix_release, ns.aibrix_small,
                           ns.timeout)
     if ns.command == "doctor":
-        from brixcheck.doctor.cli import main_doctor
+        from brixcheck.doctor.doctor_cli import main_doctor
 
         return main_doctor(ns.kubeconfig, ns.json)
     return 2
