@@ -163,7 +163,7 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
                          getattr(ns, "state", None), getattr(ns, "engine", "emulator"),
                          getattr(ns, "gateway_plugin", ""))
     if ns.command == "compare":
-        from brixcheck.history.cli import main_compare
+        from brixcheck.history.compare_cli import main_compare
 
         return main_compare(ns)
     if ns.command == "stack":

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from brixcheck.cli import main
-from brixcheck.history.cli import parse_tolerances
+from brixcheck.history.compare_cli import parse_tolerances
 from tests.unit.history.helpers import store_run
 
 
