@@ -167,7 +167,7 @@ def _dispatch(ns: argparse.Namespace, extra: list[str]) -> int:
 
         return main_compare(ns)
     if ns.command == "stack":
-        from brixcheck.installer.cli import main_stack
+        from brixcheck.installer.stack_cli import main_stack
 
         return main_stack(ns.stack_command, ns.kubeconfig, ns.aibrix_release, ns.aibrix_small,
                           ns.timeout)
