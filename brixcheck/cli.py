@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from brixcheck.config.flags import add_flags
-from brixcheck.config.model import StackOptions, TargetOptions, TwinOptions
+from brixcheck.config.schema import StackOptions, TargetOptions, TwinOptions
 from brixcheck.errors import BrixcheckError
 from brixcheck.resources import HISTORY_NAME
 

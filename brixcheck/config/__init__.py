@@ -6,7 +6,7 @@ from brixcheck.config.kubeconfig import (
     find_kubeconfig,
     require_kubeconfig,
 )
-from brixcheck.config.model import (
+from brixcheck.config.schema import (
     DEFAULT_TWIN_NODES,
     BenchOptions,
     BrixcheckConfig,

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
-from brixcheck.config.model import Options
+from brixcheck.config.schema import Options
 from brixcheck.errors import BrixcheckError
 
 AddFlag = Callable[..., Any]  # argparse's add_argument, pytest's addoption

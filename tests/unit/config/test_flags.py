@@ -9,7 +9,7 @@ from typing import cast
 import pytest
 
 from brixcheck.config.flags import add_flags, from_namespace
-from brixcheck.config.model import BrixcheckConfig, Options, TwinOptions
+from brixcheck.config.schema import BrixcheckConfig, Options, TwinOptions
 from brixcheck.fixtures.options import add_options
 
 # The options the suites had before they were generated; a rename would break users' commands.
