@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from brixcheck.cluster.capability import Capability
-from brixcheck.conformance.model import Case, CaseResult, Outcome
+from brixcheck.conformance.case import Case, CaseResult, Outcome
 from brixcheck.errors import BrixcheckError
 from brixcheck.files import write_atomic
 from brixcheck.interrupts import CURRENT as INTERRUPTS

@@ -6,7 +6,7 @@ import pytest
 
 from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 
 NO_DISK_PRESSURE = Case(
     id="NodesHaveNoDiskPressure",

@@ -10,7 +10,7 @@ from kubernetes import client
 from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.kube import owned, wait_for
 from brixcheck.cluster.target import GPU_RESOURCE, Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 from brixcheck.runs import gpu_holders
 
 ADVERTISED = Case(

@@ -9,7 +9,7 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import load_manifest
 from brixcheck.cluster.gpu_memory import GpuMemory, gpu_memory, utilization_of
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 from brixcheck.fixtures.options import model_manifest
 
 FITS = Case(

@@ -12,7 +12,7 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 
 BUG = KNOWN_BUGS["metric-names"]
 FEEDS = Case(

@@ -17,7 +17,7 @@ from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 
 MAX_TOKENS = 8
 CHAT = Case(

@@ -30,8 +30,8 @@ from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.gateway import has_model_route
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.case import Case
 from brixcheck.conformance.metadata import MetadataUsers, metadata_users
-from brixcheck.conformance.model import Case
 from brixcheck.conformance.plugin import not_supported
 
 UNKNOWN_MODEL = "brixcheck-no-such-model"

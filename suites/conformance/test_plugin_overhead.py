@@ -14,7 +14,7 @@ import pytest
 from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 from brixcheck.conformance.plugin import not_supported
 
 REQUESTS = 20

@@ -25,7 +25,7 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.kube import OWNER_LABELS
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 from brixcheck.conformance.plugin import not_supported
 
 ROLESET = "brixcheck-rs"

@@ -54,8 +54,8 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.pod_access import pod_get
 from brixcheck.cluster.target import Target
+from brixcheck.conformance.case import Case
 from brixcheck.conformance.metadata import metadata_users
-from brixcheck.conformance.model import Case
 from brixcheck.conformance.routing_stats import (
     FALSE_ALARM,
     avoid_sample_size,

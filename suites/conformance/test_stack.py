@@ -12,7 +12,7 @@ from brixcheck.cluster.gateway import find_envoy_service
 from brixcheck.cluster.kube import deployment_ready, unrunnable_reason
 from brixcheck.cluster.stack import free_room, installed_version, release_requests
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 from brixcheck.doctor.facts import describe
 from brixcheck.errors import BrixcheckError
 from brixcheck.fixtures.stack import StackState

@@ -7,7 +7,7 @@ import pytest
 from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.deployment import ModelDeployment
 from brixcheck.cluster.target import Target
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 
 MARGIN = 1.5
 READY = Case(

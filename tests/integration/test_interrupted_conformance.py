@@ -60,7 +60,7 @@ import os
 import pytest
 from conftest import wait_for_file, HERE
 from brixcheck.cluster.capability import Capability
-from brixcheck.conformance.model import Case
+from brixcheck.conformance.case import Case
 
 def case(n):
     return Case(id=f"Case{n}", description="d", checks="c", remedy="r",
