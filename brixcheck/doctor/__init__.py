@@ -12,8 +12,8 @@ from __future__ import annotations
 from kubernetes import client
 
 from brixcheck.doctor.checks import CHECKS
+from brixcheck.doctor.findings import Finding, FindingId, Observed
 from brixcheck.doctor.gpu_facts import GpuFacts
-from brixcheck.doctor.model import Finding, FindingId, Observed
 from brixcheck.doctor.read import observe
 
 __all__ = ["CHECKS", "Finding", "FindingId", "Observed", "diagnose", "run_checks"]

@@ -11,8 +11,8 @@ from brixcheck.cluster.capability import Capability
 from brixcheck.cluster.target import connect
 from brixcheck.config.kubeconfig import require_kubeconfig
 from brixcheck.doctor import run_checks
+from brixcheck.doctor.findings import Observed
 from brixcheck.doctor.gpu_facts import from_host, from_twin
-from brixcheck.doctor.model import Observed
 from brixcheck.doctor.read import observe
 from brixcheck.doctor.render import as_json, report_lines
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from kubernetes import client
 
 from brixcheck.cluster.kube import pod_requests, quantity
-from brixcheck.doctor.model import Observed
+from brixcheck.doctor.findings import Observed
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GIB = 1024**3

@@ -13,8 +13,8 @@ import logging
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from brixcheck.doctor.findings import LogReader, Observed
 from brixcheck.doctor.gpu_facts import GpuFacts
-from brixcheck.doctor.model import LogReader, Observed
 
 log = logging.getLogger(__name__)
 LOG_TAIL_LINES = 2000

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from brixcheck.doctor.facts import plural
-from brixcheck.doctor.model import Finding, Observed
+from brixcheck.doctor.findings import Finding, Observed
 
 INDENT = "    "
 

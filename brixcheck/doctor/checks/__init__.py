@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from brixcheck.doctor.checks import engine, gpu, k3s, nodes
-from brixcheck.doctor.model import Check
+from brixcheck.doctor.findings import Check
 
 CHECKS: Final[tuple[Check, ...]] = (
     nodes.node_not_ready,

@@ -27,8 +27,8 @@ from brixcheck.doctor.commands import (
     target_of,
 )
 from brixcheck.doctor.facts import GIB, ceil_div, events_of, owner_deployment, plural, pod_ref
+from brixcheck.doctor.findings import Finding, FindingId, Observed
 from brixcheck.doctor.gpu_facts import GpuProcess
-from brixcheck.doctor.model import Finding, FindingId, Observed
 
 UTILIZATION_FLAG = "--gpu-memory-utilization"
 MAX_LEN_FLAG = "--max-model-len"

@@ -25,8 +25,8 @@ from brixcheck.doctor.facts import (
     scheduling_messages,
     unschedulable_message,
 )
+from brixcheck.doctor.findings import Finding, FindingId, Observed
 from brixcheck.doctor.gpu_facts import GpuProcess
-from brixcheck.doctor.model import Finding, FindingId, Observed
 
 INSUFFICIENT_GPU = f"Insufficient {GPU_RESOURCE}"
 DEVICE_PLUGIN = ("https://raw.githubusercontent.com/NVIDIA/k8s-device-plugin/v0.17.0/"

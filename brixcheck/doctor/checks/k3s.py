@@ -24,7 +24,7 @@ from brixcheck.doctor.facts import (
     scheduling_messages,
     unschedulable_message,
 )
-from brixcheck.doctor.model import Finding, FindingId, Observed
+from brixcheck.doctor.findings import Finding, FindingId, Observed
 
 KUBE_SYSTEM = "kube-system"
 SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"  # K3s ServiceLB's pods

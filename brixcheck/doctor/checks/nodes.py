@@ -14,7 +14,7 @@ from brixcheck.doctor.facts import (
     pod_ref,
     unschedulable_message,
 )
-from brixcheck.doctor.model import Finding, FindingId, Observed
+from brixcheck.doctor.findings import Finding, FindingId, Observed
 
 DISK_TAINT = "node.kubernetes.io/disk-pressure"
 # The kubelet's eviction message names the signal: nodefs/imagefs or ephemeral-storage.

@@ -7,8 +7,8 @@ import itertools
 
 from kubernetes import client
 
+from brixcheck.doctor.findings import Observed
 from brixcheck.doctor.gpu_facts import GpuFacts
-from brixcheck.doctor.model import Observed
 
 SEED_ARGS = ["--host", "0.0.0.0", "--port", "8000", "--model",
              "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "--served-model-name", "m",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brixcheck.doctor.model import Finding, FindingId
+from brixcheck.doctor.findings import Finding, FindingId
 from brixcheck.doctor.render import one_line, report_lines
 from tests.unit.doctor import fakes
 
