@@ -23,7 +23,7 @@ JsonOp = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Target:
+class PatchTarget:
     """What to change: a Deployment's pod template, or a bare pod."""
 
     namespace: str
@@ -37,12 +37,12 @@ class Target:
         return "/spec/template/spec" if self.deployment else "/spec"
 
 
-def target_of(pod: client.V1Pod, deployment: client.V1Deployment | None) -> Target:
+def target_of(pod: client.V1Pod, deployment: client.V1Deployment | None) -> PatchTarget:
     """The object to change for a pod: its Deployment when it has one."""
     if deployment is not None:
-        return Target(deployment.metadata.namespace, deployment.metadata.name,
+        return PatchTarget(deployment.metadata.namespace, deployment.metadata.name,
                       deployment.spec.template.spec, deployment)
-    return Target(pod.metadata.namespace, pod.metadata.name, pod.spec, None)
+    return PatchTarget(pod.metadata.namespace, pod.metadata.name, pod.spec, None)
 
 
 def container_index(spec: client.V1PodSpec, name: str) -> int:
@@ -50,7 +50,7 @@ def container_index(spec: client.V1PodSpec, name: str) -> int:
     return next((i for i, c in enumerate(spec.containers) if c.name == name), 0)
 
 
-def flag_ops(target: Target, container: int, flag: str, value: str) -> list[JsonOp]:
+def flag_ops(target: PatchTarget, container: int, flag: str, value: str) -> list[JsonOp]:
     """JSON-patch operations that set a command-line flag of a container to `value`."""
     spec = target.spec.containers[container]
     base = f"{target.prefix}/containers/{container}"
@@ -82,7 +82,7 @@ def _asks_for_gpu(spec: client.V1PodSpec) -> bool:
     return any(container_requests(c).get(GPU_RESOURCE, 0) > 0 for c in spec.containers)
 
 
-def recreate_op(target: Target) -> list[JsonOp]:
+def recreate_op(target: PatchTarget) -> list[JsonOp]:
     """Switch a GPU Deployment that rolls updates to Recreate (see the module docstring)."""
     deployment = target.deployment
     if deployment is None or not _asks_for_gpu(target.spec):
@@ -93,7 +93,7 @@ def recreate_op(target: Target) -> list[JsonOp]:
     return [{"op": "replace", "path": "/spec/strategy", "value": {"type": "Recreate"}}]
 
 
-def patch_commands(target: Target, ops: list[JsonOp], what: str) -> list[str]:
+def patch_commands(target: PatchTarget, ops: list[JsonOp], what: str) -> list[str]:
     """The command(s) that apply JSON-patch `ops` to the target.
 
     Args:

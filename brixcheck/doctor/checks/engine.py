@@ -19,7 +19,7 @@ from kubernetes import client
 from brixcheck.doctor.checks.gpu import orphaned_processes
 from brixcheck.doctor.commands import (
     JsonOp,
-    Target,
+    PatchTarget,
     container_index,
     flag_ops,
     flag_value,
@@ -82,7 +82,7 @@ def troubled(seen: Observed) -> list[ContainerLogs]:
     return found
 
 
-Group = tuple[Target, int, list[ContainerLogs]]
+Group = tuple[PatchTarget, int, list[ContainerLogs]]
 
 
 def grouped(seen: Observed, keep: Callable[[ContainerLogs], bool]) -> list[Group]:
@@ -100,7 +100,7 @@ def grouped(seen: Observed, keep: Callable[[ContainerLogs], bool]) -> list[Group
     return list(groups.values())
 
 
-def _who(target: Target) -> str:
+def _who(target: PatchTarget) -> str:
     kind = "Deployment" if target.deployment is not None else "Pod"
     return f"{kind} {target.namespace}/{target.name}"
 
@@ -251,7 +251,7 @@ def _new_threshold(load_s: float | None, delay: int, period: int, threshold: int
     return computed if computed > threshold else threshold * 2
 
 
-def _probe_ops(target: Target, index: int, kind: str, threshold: int) -> list[JsonOp]:
+def _probe_ops(target: PatchTarget, index: int, kind: str, threshold: int) -> list[JsonOp]:
     base = f"{target.prefix}/containers/{index}"
     container = target.spec.containers[index]
     if kind == "startup":
