@@ -16,16 +16,16 @@ from kubernetes.client.rest import ApiException
 
 from brixcheck.cluster.kube import OWNER_LABELS, WaitTimeoutError, wait_for
 from brixcheck.errors import BrixcheckError
-from brixcheck.twin.scenarios.faults import SCENARIOS, Scenario
+from brixcheck.twin.scenarios.faults import SCENARIOS, FaultScenario
 from brixcheck.twin.scenarios.record import NAMESPACE, SCENARIO_LABEL, Recorder, load, undo
 
 log = logging.getLogger(__name__)
 NAMESPACE_GONE_S = 120.0
 
-__all__ = ["NAMESPACE", "SCENARIOS", "Scenario", "active", "get", "turn_off", "turn_on"]
+__all__ = ["NAMESPACE", "SCENARIOS", "FaultScenario", "active", "get", "turn_off", "turn_on"]
 
 
-def get(name: str) -> Scenario:
+def get(name: str) -> FaultScenario:
     """The scenario of this name; the error lists the known ones."""
     if name not in SCENARIOS:
         raise BrixcheckError(f"unknown scenario {name!r}",

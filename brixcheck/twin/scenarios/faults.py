@@ -57,7 +57,7 @@ DESKTOP_16GB = {"capacity": {"cpu": "8", "memory": "16Gi"},
 
 
 @dataclass(frozen=True)
-class Scenario:
+class FaultScenario:
     """One fault: its name, what it shows, the finding doctor must report, how to apply it."""
 
     name: str
@@ -185,7 +185,7 @@ def disk_pressure(rec: Recorder) -> None:
     wait_for(pressured, WAIT_S, f"node {node} to be tainted {DISK_TAINT}", interval_s=0.3)
     evict(rec, pod, EVICTION_MESSAGE)
     wait_pod(rec, NAMESPACE, labels, unschedulable(DISK_TAINT),
-             "the replacement pod to stay Pending on the disk-pressure taint")
+                  "the replacement pod to stay Pending on the disk-pressure taint")
 
 
 def cuda_oom(rec: Recorder) -> None:
@@ -211,7 +211,7 @@ def startup_timeout(rec: Recorder) -> None:
     container["startupProbe"].update(periodSeconds=5, failureThreshold=12)
     rec.create(manifest)
     wait_pod(rec, NAMESPACE, {manifests.MODEL_LABEL: "slow-model"}, restarted,
-             "the startup probe to kill the loading container")
+                  "the startup probe to kill the loading container")
 
 
 def gpu_over_request(rec: Recorder) -> None:
@@ -294,20 +294,21 @@ def stack_requests(rec: Recorder) -> None:
 
 
 SCENARIOS = {s.name: s for s in (
-    Scenario("disk-pressure", "node DiskPressure: taint, model pod Evicted, replacement Pending",
-             "DiskPressure", disk_pressure),
-    Scenario("cuda-oom", "vLLM at --gpu-memory-utilization 0.9 while the desktop holds 1 GiB",
-             "CudaOomAtStart", cuda_oom),
-    Scenario("kv-cache", "the seed's model without --max-model-len: KV cache too small",
-             "KvCacheTooSmall", kv_cache),
-    Scenario("startup-timeout", "3-minute model load against a 12 x 5 s startup probe",
-             "StartupProbeTimeout", startup_timeout),
-    Scenario("gpu-over-request", "a model asking for 2 GPUs on 1-GPU nodes",
-             "GpuUnschedulable", gpu_over_request),
-    Scenario("orphaned-engine", "a deleted pod's VLLM::EngineCore still holds 5.6 GiB",
-             "OrphanedEngine", orphaned_engine),
-    Scenario("traefik", "K3s Traefik holds port 80; Envoy's LoadBalancer stays pending",
-             "TraefikHoldsPort80", traefik),
-    Scenario("stack-requests", "AIBrix release requests on a 16 GiB node",
-             "StackRequestsTooLarge", stack_requests),
+    FaultScenario("disk-pressure",
+                  "node DiskPressure: taint, model pod Evicted, replacement Pending",
+                  "DiskPressure", disk_pressure),
+    FaultScenario("cuda-oom", "vLLM at --gpu-memory-utilization 0.9 while the desktop holds 1 GiB",
+                  "CudaOomAtStart", cuda_oom),
+    FaultScenario("kv-cache", "the seed's model without --max-model-len: KV cache too small",
+                  "KvCacheTooSmall", kv_cache),
+    FaultScenario("startup-timeout", "3-minute model load against a 12 x 5 s startup probe",
+                  "StartupProbeTimeout", startup_timeout),
+    FaultScenario("gpu-over-request", "a model asking for 2 GPUs on 1-GPU nodes",
+                  "GpuUnschedulable", gpu_over_request),
+    FaultScenario("orphaned-engine", "a deleted pod's VLLM::EngineCore still holds 5.6 GiB",
+                  "OrphanedEngine", orphaned_engine),
+    FaultScenario("traefik", "K3s Traefik holds port 80; Envoy's LoadBalancer stays pending",
+                  "TraefikHoldsPort80", traefik),
+    FaultScenario("stack-requests", "AIBrix release requests on a 16 GiB node",
+                  "StackRequestsTooLarge", stack_requests),
 )}
