@@ -47,6 +47,9 @@ from brixcheck.twin.ports import taken
 NODE_PROFILES = data_path("manifests", "twin", "nodes")
 BACKER_READY_TIMEOUT_S = 90.0  # the data plane's programs start first (Envoy, plugin)
 STOP_TIMEOUT_S = 10.0
+NODES_READY_TIMEOUT_S = 60.0
+# Taints the node lifecycle controller keeps until it has seen a node's Ready heartbeat.
+NOT_READY_TAINTS = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
 # The emulator's load times scale with the factor; the real engine's start-up takes real time,
 # so its probes must not be sped up (a 60 x 5 s startup budget x 0.1 is shorter than ~17 s).
 DEFAULT_TIME_FACTOR = {"emulator": 0.1, "vllm": 1.0}
@@ -139,6 +142,32 @@ def apply_nodes(layout: TwinLayout, profile: str) -> list[str]:
     return names
 
 
+def _schedulable(node: client.V1Node) -> bool:
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    return ready and not {t.key for t in node.spec.taints or []} & NOT_READY_TAINTS
+
+
+def wait_nodes_ready(layout: TwinLayout, names: list[str]) -> None:
+    """Wait until every node is Ready without a not-ready taint, so the first pod schedules.
+
+    A new node carries `node.kubernetes.io/not-ready` until the controller manager has seen
+    kwok's first heartbeat; a pod created before then is refused by the scheduler.
+    """
+    api = _api(layout)
+    deadline = time.monotonic() + NODES_READY_TIMEOUT_S
+    while True:
+        nodes = {n.metadata.name: n for n in api.list_node().items}
+        waiting = [name for name in names if name not in nodes or not _schedulable(nodes[name])]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise BrixcheckError(f"twin nodes {', '.join(waiting)} did not become Ready without "
+                                 f"a not-ready taint in {NODES_READY_TIMEOUT_S:g} s",
+                                 "see `brixcheck twin status`, then `brixcheck twin down` and "
+                                 "`brixcheck twin up`")
+        time.sleep(0.2)  # polling the API server for a condition, not a fixed wait
+
+
 def start_backer(layout: TwinLayout, time_factor: float, engine: str = "emulator",
                  gateway_plugin: str = "") -> int:
     """Start the pod backer in its own session; return its PID once it is watching."""
@@ -206,7 +235,8 @@ def up(nodes: str | None = None, time_factor: float | None = None,
     factor = time_factor or DEFAULT_TIME_FACTOR[engine]
     nodes = nodes or DEFAULT_NODES
     timings.run("control plane (kwokctl)", lambda: create_cluster(layout))
-    timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
+    names = timings.run(f"nodes ({nodes})", lambda: apply_nodes(layout, nodes))
+    timings.run("nodes Ready", lambda: wait_nodes_ready(layout, names))
     pid = timings.run("pod backer", lambda: start_backer(layout, factor, engine,
                                                          gateway_plugin))
     state = {"backer_pid": pid, "nodes": nodes, "time_factor": factor, "engine": engine,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from brixcheck.cli import main
 from brixcheck.errors import BrixcheckError
@@ -47,3 +48,16 @@ def test_cli_refuses_bad_up_arguments_with_exit_2(empty_cache: Path, capsys, arg
     assert done.value.code == 2
     assert message in capsys.readouterr().err
     assert list(empty_cache.iterdir()) == []
+
+
+def test_a_node_is_schedulable_only_when_ready_without_a_not_ready_taint():
+    def node(ready: str, taints: list[str]) -> client.V1Node:
+        return client.V1Node(
+            status=client.V1NodeStatus(conditions=[client.V1NodeCondition(type="Ready",
+                                                                         status=ready)]),
+            spec=client.V1NodeSpec(taints=[client.V1Taint(key=k, effect="NoSchedule")
+                                           for k in taints]))
+
+    assert lifecycle._schedulable(node("True", ["nvidia.com/gpu"]))
+    assert not lifecycle._schedulable(node("True", ["node.kubernetes.io/not-ready"]))
+    assert not lifecycle._schedulable(node("Unknown", []))
