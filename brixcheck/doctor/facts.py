@@ -13,9 +13,9 @@ from decimal import Decimal
 from kubernetes import client
 
 from brixcheck.cluster.kube import pod_requests, quantity
+from brixcheck.cluster.target import GPU_RESOURCE
 from brixcheck.doctor.findings import Observed
 
-GPU_RESOURCE = "nvidia.com/gpu"
 GIB = 1024**3
 
 
