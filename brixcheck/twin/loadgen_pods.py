@@ -29,20 +29,20 @@ import logging
 import re
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from brixcheck.children import die_with_parent
 from brixcheck.cluster.kube import UNRUNNABLE_REASON
 from brixcheck.twin.cluster import LOADGEN_LABEL
 from brixcheck.twin.kubelet import ContainerState
+from brixcheck.twin.pod_watch import start_pod_watch
 from brixcheck.twin.pods import TERMINAL_PHASES, container_status, point_logs
 from brixcheck.twin.system_pods import ServiceResolver, repository
 from brixcheck.twin.vllm_host import cri_line, stop_group
@@ -113,9 +113,9 @@ class LoadgenPodBacker:
 
     async def run(self) -> None:
         """Watch Locust pods in every namespace until cancelled."""
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        threading.Thread(target=self._watch, args=(loop, queue), daemon=True).start()
+        start_pod_watch(self.core, queue, "loadgen pod", self.core.list_pod_for_all_namespaces,
+                        label_selector=LOADGEN_LABEL)
         try:
             while True:
                 await self._handle(await queue.get())
@@ -123,17 +123,6 @@ class LoadgenPodBacker:
             for task in self._pods.values():
                 task.cancel()
             await asyncio.gather(*self._pods.values(), return_exceptions=True)
-
-    def _watch(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
-        serialize = self.core.api_client.sanitize_for_serialization
-        while True:
-            try:
-                for event in watch.Watch().stream(self.core.list_pod_for_all_namespaces,
-                                                  label_selector=LOADGEN_LABEL):
-                    item = {"type": event["type"], "pod": serialize(event["object"])}
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-            except Exception:  # re-list after a dropped watch
-                log.warning("loadgen pod watch dropped; re-listing", exc_info=True)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]

@@ -15,12 +15,11 @@ import asyncio
 import datetime as dt
 import logging
 import shlex
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from brixcheck.cluster.gpu_memory import GPU_PROFILE_ANNOTATION, GPU_USED_ANNOTATION
@@ -28,6 +27,7 @@ from brixcheck.engine.host import EngineHost, HostError
 from brixcheck.twin.cluster import MODEL_LABEL
 from brixcheck.twin.dataplane import Endpoints
 from brixcheck.twin.kubelet import ContainerRunner, ContainerSpec, ContainerState, Probe, Running
+from brixcheck.twin.pod_watch import start_pod_watch
 
 if TYPE_CHECKING:
     from brixcheck.twin.vllm_host import VllmHost
@@ -111,24 +111,12 @@ class PodBacker:
         await asyncio.to_thread(self.core.list_pod_for_all_namespaces, limit=1)
         if ready_file is not None:
             ready_file.touch()
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        threading.Thread(target=self._watch, args=(loop, queue), daemon=True).start()
+        start_pod_watch(self.core, queue, "model pod", self.core.list_pod_for_all_namespaces,
+                        label_selector=MODEL_LABEL)
         while True:
             event = await queue.get()
             await self._handle(event)
-
-    def _watch(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
-        serialize = self.core.api_client.sanitize_for_serialization
-        while True:
-            try:
-                for event in watch.Watch().stream(self.core.list_pod_for_all_namespaces,
-                                                  label_selector=MODEL_LABEL):
-                    pod = serialize(event["object"])
-                    loop.call_soon_threadsafe(queue.put_nowait, {"type": event["type"],
-                                                                 "pod": pod})
-            except Exception:
-                log.warning("pod watch dropped; re-listing", exc_info=True)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]

@@ -27,13 +27,12 @@ import importlib.util
 import logging
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
 from brixcheck.aibrix import v0_5 as aibrix
 from brixcheck.cluster.kube import UNRUNNABLE_REASON
@@ -45,6 +44,7 @@ from brixcheck.twin.kubelet import (
     Probe,
     Running,
 )
+from brixcheck.twin.pod_watch import start_pod_watch
 from brixcheck.twin.pods import TERMINAL_PHASES, _StatusReporter
 from brixcheck.twin.proc import child_env
 from brixcheck.twin.relay import tcp_to_unix, unix_to_tcp
@@ -247,11 +247,10 @@ class StackPodBacker:
 
     async def run(self) -> None:
         """Watch the stack namespaces until cancelled."""
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for namespace in STACK_NAMESPACES:
-            threading.Thread(target=self._watch, args=(loop, queue, namespace),
-                             daemon=True).start()
+            start_pod_watch(self.core, queue, f"stack pod ({namespace})",
+                            self.core.list_namespaced_pod, namespace)
         try:
             while True:
                 await self._handle(await queue.get())
@@ -259,18 +258,6 @@ class StackPodBacker:
             for task in self._pods.values():
                 task.cancel()
             await asyncio.gather(*self._pods.values(), return_exceptions=True)
-
-    def _watch(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue,
-               namespace: str) -> None:
-        serialize = self.core.api_client.sanitize_for_serialization
-        while True:
-            try:
-                for event in watch.Watch().stream(self.core.list_namespaced_pod, namespace):
-                    item = {"type": event["type"], "pod": serialize(event["object"])}
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
-            except Exception:  # re-list after a dropped watch
-                log.warning("stack pod watch of %s dropped; re-listing", namespace,
-                            exc_info=True)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]
