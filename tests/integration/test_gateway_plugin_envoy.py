@@ -104,18 +104,26 @@ def test_streamed_chat_passes_every_chunk_and_ends(gateway: LoopbackGateway):
     assert usage["completion_tokens"] == 16
 
 
+def _pd_chat(tmp_path: Path, hosts: list[str],
+             engine_args: tuple[str, ...] = ()) -> tuple[httpx.Response, str, int]:
+    """One `pd` request through a prefill pod (first host) and a decode pod (second host):
+    the reply, the plugin's log and the engines' port."""
+    roles = [{"roleset-name": "rs", "role-name": "prefill"},
+             {"roleset-name": "rs", "role-name": "decode"}]
+    pd = LoopbackGateway(tmp_path, MODEL, hosts, pod_labels=roles,
+                         engine_args=engine_args)
+    pd.start()
+    try:
+        return (_chat(pd, {"routing-strategy": "pd"}), (tmp_path / "plugin.log").read_text(),
+                pd.engine_port)
+    finally:
+        pd.stop()
+
+
 def test_pd_without_a_kv_connector_is_refused_after_the_prefill(tmp_path: Path):
     """v0.5.0's pd needs kv_transfer_params as an object in the prefill answer; an engine with
     no KV connector (vLLM 0.11, the emulator) answers null, and the request gets 503."""
-    roles = [{"roleset-name": "rs", "role-name": "prefill"},
-             {"roleset-name": "rs", "role-name": "decode"}]
-    pd = LoopbackGateway(tmp_path, MODEL, ["127.0.3.3", "127.0.3.4"], pod_labels=roles)
-    pd.start()
-    try:
-        reply = _chat(pd, {"routing-strategy": "pd"})
-        log = (tmp_path / "plugin.log").read_text()
-    finally:
-        pd.stop()
+    reply, log, _ = _pd_chat(tmp_path, ["127.0.3.3", "127.0.3.4"])
     assert "start_prefill_request" in log
     assert "prefill_pod=pod-0 decode_pod=pod-1" in log  # prefill and decode told apart by role
     assert reply.status_code == 503, reply.text
@@ -126,18 +134,10 @@ def test_pd_without_a_kv_connector_is_refused_after_the_prefill(tmp_path: Path):
 def test_pd_with_a_kv_connector_answers_with_the_decode_pod(tmp_path: Path):
     """With NixlConnector on both engines the prefill answer carries kv_transfer_params, the
     plugin forwards them with the request, and the decode pod answers."""
-    roles = [{"roleset-name": "rs", "role-name": "prefill"},
-             {"roleset-name": "rs", "role-name": "decode"}]
-    pd = LoopbackGateway(tmp_path, MODEL, ["127.0.3.7", "127.0.3.8"], pod_labels=roles,
-                         engine_args=["--kv-transfer-config", PD_KV_TRANSFER_CONFIG])
-    pd.start()
-    try:
-        reply = _chat(pd, {"routing-strategy": "pd"})
-        log = (tmp_path / "plugin.log").read_text()
-    finally:
-        pd.stop()
+    reply, log, engine_port = _pd_chat(tmp_path, ["127.0.3.7", "127.0.3.8"],
+                                       ("--kv-transfer-config", PD_KV_TRANSFER_CONFIG))
     assert reply.status_code == 200, reply.text
-    assert reply.headers["target-pod"] == f"127.0.3.8:{pd.engine_port}"
+    assert reply.headers["target-pod"] == f"127.0.3.8:{engine_port}"
     assert "start_prefill_request" in log
     assert "prefill_pod=pod-0 decode_pod=pod-1" in log
 
