@@ -42,7 +42,7 @@ from brixcheck.children import die_with_parent
 from brixcheck.cluster.kube import UNRUNNABLE_REASON
 from brixcheck.twin.cluster import LOADGEN_LABEL
 from brixcheck.twin.kubelet import ContainerState
-from brixcheck.twin.pod_watch import start_pod_watch
+from brixcheck.twin.pod_watch import dispatch, start_pod_watch
 from brixcheck.twin.pods import TERMINAL_PHASES, container_status, point_logs
 from brixcheck.twin.system_pods import ServiceResolver, repository
 from brixcheck.twin.vllm_host import cri_line, stop_group
@@ -116,13 +116,7 @@ class LoadgenPodBacker:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         start_pod_watch(self.core, queue, "loadgen pod", self.core.list_pod_for_all_namespaces,
                         label_selector=LOADGEN_LABEL)
-        try:
-            while True:
-                await self._handle(await queue.get())
-        finally:
-            for task in self._pods.values():
-                task.cancel()
-            await asyncio.gather(*self._pods.values(), return_exceptions=True)
+        await dispatch(queue, self._handle, self._pods)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]

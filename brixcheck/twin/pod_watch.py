@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubernetes import client, watch
@@ -35,3 +35,15 @@ def _watch(core: client.CoreV1Api, loop: asyncio.AbstractEventLoop, queue: async
                 loop.call_soon_threadsafe(queue.put_nowait, item)
         except Exception:  # re-list after a dropped watch
             log.warning("%s watch dropped; re-listing", what, exc_info=True)
+
+
+async def dispatch(queue: asyncio.Queue, handle: Callable[[dict[str, Any]], Awaitable[None]],
+                   tasks: dict[str, asyncio.Task[None]]) -> None:
+    """Hand each event to `handle` until cancelled; then cancel and await the pods' `tasks`."""
+    try:
+        while True:
+            await handle(await queue.get())
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)

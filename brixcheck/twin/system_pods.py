@@ -44,7 +44,7 @@ from brixcheck.twin.kubelet import (
     Probe,
     Running,
 )
-from brixcheck.twin.pod_watch import start_pod_watch
+from brixcheck.twin.pod_watch import dispatch, start_pod_watch
 from brixcheck.twin.pods import TERMINAL_PHASES, _StatusReporter
 from brixcheck.twin.proc import child_env
 from brixcheck.twin.relay import tcp_to_unix, unix_to_tcp
@@ -251,13 +251,7 @@ class StackPodBacker:
         for namespace in STACK_NAMESPACES:
             start_pod_watch(self.core, queue, f"stack pod ({namespace})",
                             self.core.list_namespaced_pod, namespace)
-        try:
-            while True:
-                await self._handle(await queue.get())
-        finally:
-            for task in self._pods.values():
-                task.cancel()
-            await asyncio.gather(*self._pods.values(), return_exceptions=True)
+        await dispatch(queue, self._handle, self._pods)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         pod = event["pod"]
